@@ -1,0 +1,104 @@
+/*
+ * ipc.h - the control plane: ZeroMQ endpoints and the wire format.
+ *
+ * Owns: the private runtime directory (mode 0700) that holds the ipc://
+ * endpoint, the framing of messages between master and workers, and the
+ * LZ4 codec for payloads.  Every length that comes from a peer is checked
+ * here before anyone uses it.
+ *
+ * A message is one ZeroMQ frame (the ROUTER adds the peer's identity
+ * frame in front):
+ *
+ *   off size field
+ *     0    1 version   JR_WIRE_VERSION
+ *     1    1 type      enum jr_msg_type
+ *     2    2 flags     JR_MSGF_*
+ *     4    4 worker    worker slot of the sender or recipient
+ *     8    8 task      task id
+ *    16    4 attempt   attempt number of the task, from 1
+ *    20    4 len       payload bytes that follow
+ *    24  len payload   (JR_MSGF_LZ4: u32 raw length, then one LZ4 block)
+ */
+#ifndef JR_IPC_H
+#define JR_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define JR_WIRE_VERSION 1
+#define JR_MSG_HDR 24
+#define JR_MSG_MAX (64u << 20)     /* ZMQ_MAXMSGSIZE of every socket */
+#define JR_LZ4_MIN 4096            /* smaller payloads are never packed */
+
+enum jr_msg_type {
+    JR_MSG_HELLO = 1,  /* w->m: worker slot is up (payload: u32 pid) */
+    JR_MSG_TASK,       /* m->w: a task (payload: task descriptor) */
+    JR_MSG_DONE,       /* w->m: task done (payload: ordered output) */
+    JR_MSG_FAIL,       /* w->m: task failed (payload: message text) */
+    JR_MSG_DIAG,       /* w->m: input problem (payload: diag record) */
+    JR_MSG_FLUSH,      /* m->w: write your table's partitions */
+    JR_MSG_FLUSHED,    /* w->m: partitions written (payload: seg index) */
+    JR_MSG_REDUCE,     /* m->w: merge one partition of every map output */
+    JR_MSG_REDUCED,    /* w->m: sorted run written (payload: seg index) */
+    JR_MSG_STOP,       /* m->w: exit now */
+    JR_MSG_TYPE_MAX_
+};
+
+#define JR_MSGF_LZ4 0x1u /* payload is LZ4-packed */
+
+/* A decoded message; payload points into the frame it came from. */
+typedef struct jr_msg {
+    uint8_t type;
+    uint16_t flags;
+    uint32_t worker;
+    uint64_t task;
+    uint32_t attempt;
+    const uint8_t *payload;
+    size_t len;
+} jr_msg;
+
+/* Write the header of m (with len = m->len) into out. */
+void jr_msg_encode(uint8_t out[JR_MSG_HDR], const jr_msg *m);
+
+/* Parse a frame.  Rejects: fewer than JR_MSG_HDR bytes, another version,
+ * an unknown type, unknown flags, a len field that differs from the bytes
+ * present.  @return 0 or JR_EPROTO. */
+int jr_msg_decode(const uint8_t *frame, size_t len, jr_msg *m);
+
+/* Pack src as [u32 raw length][LZ4 block] appended to dst, if that is
+ * smaller than src; else append nothing.
+ * @return 1 if packed, 0 if not worth it, JR_ENOMEM. */
+int jr_lz4_pack(const void *src, size_t len, jr_buf *dst);
+
+/* Unpack [u32 raw length][LZ4 block] into dst (appended), refusing a raw
+ * length over cap (decompression bombs) and any block that does not
+ * decode to exactly that length (LZ4_decompress_safe only).
+ * @return 0, JR_EPROTO, JR_ENOMEM. */
+int jr_lz4_unpack(const void *src, size_t len, size_t cap, jr_buf *dst);
+
+/* Create a private runtime directory (0700) under $XDG_RUNTIME_DIR when it
+ * is usable, else under /tmp, and write its path to out.
+ * @return 0, JR_ENAMETOOLONG (the ipc:// endpoint would not fit in a
+ * sockaddr_un), or -errno. */
+int jr_ipc_rundir(char *out, size_t cap);
+
+/* Write "ipc://RUNDIR/ctl" to out.  @return 0, JR_ENAMETOOLONG. */
+int jr_ipc_endpoint(char *out, size_t cap, const char *rundir);
+
+/* Remove the endpoint file and the directory.  Idempotent. */
+void jr_ipc_rmdir(const char *rundir);
+
+/* Set the options every jobrun socket has: ZMQ_LINGER 0, ZMQ_MAXMSGSIZE
+ * JR_MSG_MAX, and high-water marks large enough for the credit window.
+ * @return 0 or -errno. */
+int jr_ipc_sockopts(void *sock);
+
+/* Send header + payload as one frame, preceded by the identity frame when
+ * id is not NULL (ROUTER side).  Packs the payload with LZ4 when
+ * m->flags asks for it (JR_MSGF_LZ4) and it pays.
+ * @return 0 or -errno (EHOSTUNREACH: no such peer, with ROUTER_MANDATORY). */
+int jr_ipc_send(void *sock, const void *id, size_t idlen, const jr_msg *m);
+
+#endif /* JR_IPC_H */

@@ -1,0 +1,83 @@
+/*
+ * shm.h - POSIX shared-memory segments and robust process-shared locks.
+ *
+ * Owns: segment naming (/jobrun.<uid>.<master pid>.<master start>.<n>),
+ * creation (O_CREAT|O_EXCL, mode 0600 whatever the umask, posix_fallocate
+ * so a full /dev/shm is ENOSPC and never SIGBUS), attach, unlink, the sweep
+ * of dead masters' segments, and the robust mutex with its EOWNERDEAD
+ * recovery.  Knows nothing of tasks or messages.
+ */
+#ifndef JR_SHM_H
+#define JR_SHM_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define JR_SHM_PREFIX "jobrun."
+#define JR_SHM_NAME_MAX 96
+
+/* A mapped segment.  The mapping belongs to whoever filled the struct;
+ * the name belongs to the master (the runner), which alone unlinks. */
+typedef struct jr_seg {
+    void *base;
+    size_t len;
+    char name[JR_SHM_NAME_MAX]; /* "/jobrun...."; "" once unlinked */
+} jr_seg;
+
+/* Format the name of segment n of the master (pid, start time). */
+int jr_shm_name(char *out, size_t cap, pid_t master, uint64_t start, uint64_t n);
+
+/* Create, size (posix_fallocate) and map a new segment read-write.
+ * @return 0, JR_EEXIST, JR_ENOSPC, JR_ENOMEM, JR_EINVAL, or -errno. */
+int jr_shm_create(jr_seg *seg, const char *name, size_t len);
+
+/* Map an existing segment created by this uid (checked with fstat).
+ * @return 0, JR_ENOENT, JR_EPERM (other owner or not a regular file),
+ * or -errno. */
+int jr_shm_attach(jr_seg *seg, const char *name, int writable);
+
+/* Remove the name (the mapping stays).  Idempotent. */
+void jr_shm_unlink(jr_seg *seg);
+
+/* Unmap; the name is untouched.  Idempotent, NULL-safe. */
+void jr_shm_unmap(jr_seg *seg);
+
+/* Start time of a process (field 22 of /proc/PID/stat, clock ticks since
+ * boot), which tells a dead master from a reused pid.
+ * @return 0, JR_ENOENT when the process does not exist. */
+int jr_proc_start_time(pid_t pid, uint64_t *out);
+
+/* Remove the segments in /dev/shm of this uid whose master is dead: its pid
+ * does not exist, or exists with another start time.  Never touches
+ * another user's entry, a symlink, a non-regular file, or a live master's
+ * segment.  *nremoved (may be NULL) gets the count.  @return 0 or -errno. */
+int jr_shm_sweep(const char *dir, unsigned *nremoved);
+
+/* A robust, process-shared mutex, to live inside a segment. */
+typedef struct jr_lock {
+    pthread_mutex_t mu;
+} jr_lock;
+
+/* Repair the state a lock guards after its owner died holding it.
+ * @return 0 if repaired, non-zero if it cannot be (the lock is then left
+ * unusable: the caller restarts the phase). */
+typedef int (*jr_repair_fn)(void *arg);
+
+/* Initialise in place (PTHREAD_PROCESS_SHARED + PTHREAD_MUTEX_ROBUST).
+ * @return 0 or -errno. */
+int jr_lock_init(jr_lock *lk);
+
+/* Lock, waiting at most timeout_ms.  When the previous owner died holding
+ * it (EOWNERDEAD), call repair(arg) and mark the mutex consistent.
+ * @return 0 (held, *recovered set to 1 if a repair ran, may be NULL),
+ * JR_EBUSY on timeout, JR_EPROTO when the state could not be repaired
+ * (the lock is not held). */
+int jr_lock_acquire(jr_lock *lk, unsigned timeout_ms, jr_repair_fn repair,
+                    void *arg, int *recovered);
+
+void jr_lock_release(jr_lock *lk);
+void jr_lock_fini(jr_lock *lk);
+
+#endif /* JR_SHM_H */

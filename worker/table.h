@@ -1,0 +1,50 @@
+/*
+ * table.h - the worker's local combining table: byte-string keys to
+ * 64-bit values, one per worker process (the Phoenix++ lesson: combine
+ * where the data is, ship each distinct key once).
+ *
+ * Open addressing with the full 64-bit hash stored beside each entry; keys
+ * live in an arena owned by the table.  Not thread-safe (one per process).
+ */
+#ifndef JR_TABLE_H
+#define JR_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobrun.h"
+
+typedef struct jr_table jr_table;
+
+/* The hash every module uses for keys (partitioning too): fast, good
+ * avalanche, stable across processes and runs of one build. */
+uint64_t jr_hash(const void *key, size_t len);
+
+/* combine NULL means sum.  On success *out owns the table.
+ * @return 0, JR_ENOMEM. */
+int jr_table_new(jr_table **out, jr_combine_fn combine);
+
+/* Free it and set *t to NULL.  NULL-safe. */
+void jr_table_destroy(jr_table **t);
+
+/* Add (key, v): insert, or combine with the value already there.
+ * key is copied.  @return 0, JR_ENOMEM. */
+int jr_table_add(jr_table *t, const void *key, size_t klen, uint64_t v);
+
+/* The same with the key's jr_hash() already computed. */
+int jr_table_add_hashed(jr_table *t, uint64_t hash, const void *key,
+                        size_t klen, uint64_t v);
+
+/* Distinct keys, and bytes of keys stored. */
+size_t jr_table_count(const jr_table *t);
+size_t jr_table_key_bytes(const jr_table *t);
+
+/* Iterate: *cursor starts at 0.  Sets the entry's key (borrowed until the
+ * table changes), value and hash.  @return 1 with an entry, 0 at the end. */
+int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
+                  size_t *klen, uint64_t *v, uint64_t *hash);
+
+/* Remove every entry; keeps the memory for reuse. */
+void jr_table_clear(jr_table *t);
+
+#endif /* JR_TABLE_H */
