@@ -43,6 +43,7 @@ enum jr_msg_type {
     JR_MSG_REDUCE,     /* m->w: merge one partition of every map output */
     JR_MSG_REDUCED,    /* w->m: sorted run written (payload: seg index) */
     JR_MSG_STOP,       /* m->w: exit now */
+    JR_MSG_JOB,        /* m->w: the job of the next tasks (payload: job) */
     JR_MSG_TYPE_MAX_
 };
 
@@ -64,7 +65,8 @@ void jr_msg_encode(uint8_t out[JR_MSG_HDR], const jr_msg *m);
 
 /* Parse a frame.  Rejects: fewer than JR_MSG_HDR bytes, another version,
  * an unknown type, unknown flags, a len field that differs from the bytes
- * present.  @return 0 or JR_EPROTO. */
+ * present, more than JR_MSG_MAX bytes in all.  m is written only on
+ * success; m->payload then points into frame.  @return 0 or JR_EPROTO. */
 int jr_msg_decode(const uint8_t *frame, size_t len, jr_msg *m);
 
 /* Pack src as [u32 raw length][LZ4 block] appended to dst, if that is
@@ -80,14 +82,22 @@ int jr_lz4_unpack(const void *src, size_t len, size_t cap, jr_buf *dst);
 
 /* Create a private runtime directory (0700) under $XDG_RUNTIME_DIR when it
  * is usable, else under /tmp, and write its path to out.
- * @return 0, JR_ENAMETOOLONG (the ipc:// endpoint would not fit in a
- * sockaddr_un), or -errno. */
+ * Usable means: an absolute path to an existing directory we may write
+ * to, short enough that "<dir>/jobrun.XXXXXX/ctl" fits in sun_path.  A
+ * $XDG_RUNTIME_DIR too long for that falls back to /tmp; it is not an
+ * error.  The directory is mkdtemp("jobrun.XXXXXX"), then chmod 0700
+ * whatever the umask.  Remove it with jr_ipc_rmdir().
+ * @return 0, JR_ENAMETOOLONG (the path does not fit in cap; nothing is
+ * created), or -errno from mkdtemp()/chmod(). */
 int jr_ipc_rundir(char *out, size_t cap);
 
-/* Write "ipc://RUNDIR/ctl" to out.  @return 0, JR_ENAMETOOLONG. */
+/* Write "ipc://RUNDIR/ctl" to out.  @return 0, JR_ENAMETOOLONG (the
+ * path "RUNDIR/ctl" does not fit in a sockaddr_un, or out in cap). */
 int jr_ipc_endpoint(char *out, size_t cap, const char *rundir);
 
-/* Remove the endpoint file and the directory.  Idempotent. */
+/* Remove the endpoint file, any other entry directly in the directory
+ * (not recursively; links are removed, not followed), and the directory.
+ * Idempotent; NULL or "" is a no-op. */
 void jr_ipc_rmdir(const char *rundir);
 
 /* Set the options every jobrun socket has: ZMQ_LINGER 0, ZMQ_MAXMSGSIZE
@@ -97,8 +107,13 @@ int jr_ipc_sockopts(void *sock);
 
 /* Send header + payload as one frame, preceded by the identity frame when
  * id is not NULL (ROUTER side).  Packs the payload with LZ4 when
- * m->flags asks for it (JR_MSGF_LZ4) and it pays.
- * @return 0 or -errno (EHOSTUNREACH: no such peer, with ROUTER_MANDATORY). */
+ * m->flags asks for it (JR_MSGF_LZ4) and it pays; otherwise the payload
+ * goes raw with JR_MSGF_LZ4 cleared.  Blocks at the high-water mark;
+ * retries EINTR.  m is borrowed.
+ * @return 0 or -errno (EHOSTUNREACH: no such peer, with ROUTER_MANDATORY;
+ * EMSGSIZE: the frame, after packing, would exceed JR_MSG_MAX; JR_ENOMEM).
+ * If the identity frame went out and the body then failed (ETERM), the
+ * socket is left mid-message: close it. */
 int jr_ipc_send(void *sock, const void *id, size_t idlen, const jr_msg *m);
 
 #endif /* JR_IPC_H */

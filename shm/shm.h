@@ -26,16 +26,23 @@ typedef struct jr_seg {
     char name[JR_SHM_NAME_MAX]; /* "/jobrun...."; "" once unlinked */
 } jr_seg;
 
-/* Format the name of segment n of the master (pid, start time). */
+/* Format the name of segment n of the master (pid, start time): exactly
+ * "/jobrun.<getuid()>.<pid>.<start>.<n>".
+ * @return 0, JR_ENAMETOOLONG when it does not fit in cap. */
 int jr_shm_name(char *out, size_t cap, pid_t master, uint64_t start, uint64_t n);
 
 /* Create, size (posix_fallocate) and map a new segment read-write.
+ * name is "/" plus one component, shorter than JR_SHM_NAME_MAX; len > 0.
+ * On failure nothing is left behind (a name we created is unlinked; an
+ * existing one, JR_EEXIST, is untouched) and *seg is zeroed.
  * @return 0, JR_EEXIST, JR_ENOSPC, JR_ENOMEM, JR_EINVAL, or -errno. */
 int jr_shm_create(jr_seg *seg, const char *name, size_t len);
 
 /* Map an existing segment created by this uid (checked with fstat).
- * @return 0, JR_ENOENT, JR_EPERM (other owner or not a regular file),
- * or -errno. */
+ * Opens with O_NONBLOCK and O_NOFOLLOW: a FIFO or a symlink under the
+ * name is refused without blocking.  On failure *seg is zeroed.
+ * @return 0, JR_ENOENT, JR_EPERM (other owner, not a regular file, or
+ * a symlink), JR_EINVAL (bad name, or an empty object), or -errno. */
 int jr_shm_attach(jr_seg *seg, const char *name, int writable);
 
 /* Remove the name (the mapping stays).  Idempotent. */
@@ -45,14 +52,20 @@ void jr_shm_unlink(jr_seg *seg);
 void jr_shm_unmap(jr_seg *seg);
 
 /* Start time of a process (field 22 of /proc/PID/stat, clock ticks since
- * boot), which tells a dead master from a reused pid.
- * @return 0, JR_ENOENT when the process does not exist. */
+ * boot), which tells a dead master from a reused pid.  A zombie still
+ * exists.  @return 0, JR_ENOENT when the process does not exist,
+ * JR_EINVAL (pid <= 0), JR_EIO (unparsable /proc line), or -errno. */
 int jr_proc_start_time(pid_t pid, uint64_t *out);
 
 /* Remove the segments in /dev/shm of this uid whose master is dead: its pid
  * does not exist, or exists with another start time.  Never touches
  * another user's entry, a symlink, a non-regular file, or a live master's
- * segment.  *nremoved (may be NULL) gets the count.  @return 0 or -errno. */
+ * segment.  dir NULL means "/dev/shm"; tests pass a directory of their
+ * own.  Only names jr_shm_name() could have written (no leading zeros,
+ * nothing after <n>) are considered, and the uid in the name and the
+ * file's owner must both be getuid().  A master whose /proc entry cannot
+ * be read for another reason than ENOENT is taken as alive.
+ * *nremoved (may be NULL) gets the count.  @return 0 or -errno. */
 int jr_shm_sweep(const char *dir, unsigned *nremoved);
 
 /* A robust, process-shared mutex, to live inside a segment. */
@@ -73,7 +86,12 @@ int jr_lock_init(jr_lock *lk);
  * it (EOWNERDEAD), call repair(arg) and mark the mutex consistent.
  * @return 0 (held, *recovered set to 1 if a repair ran, may be NULL),
  * JR_EBUSY on timeout, JR_EPROTO when the state could not be repaired
- * (the lock is not held). */
+ * (the lock is not held).
+ * repair may be NULL: the state needs no repair.  When repair fails the
+ * mutex is unlocked without being marked consistent, so it becomes
+ * ENOTRECOVERABLE: this and every later call return JR_EPROTO.
+ * timeout_ms 0 tries once.  The deadline is on CLOCK_REALTIME (what
+ * pthread_mutex_timedlock takes): a wall-clock step moves it. */
 int jr_lock_acquire(jr_lock *lk, unsigned timeout_ms, jr_repair_fn repair,
                     void *arg, int *recovered);
 

@@ -69,11 +69,18 @@ ssize_t jr_write_full(int fd, const void *buf, size_t len);
 /* pread() retrying EINTR and short reads; stops at EOF. */
 ssize_t jr_pread_full(int fd, void *buf, size_t len, uint64_t off);
 
-/* Name of a signal ("SIGSEGV"), static. */
+/* Name of a signal ("SIGSEGV"), static.  A signal without a name gets
+ * "SIG<n>" in a thread-local buffer, valid until the thread's next such
+ * call. */
 const char *jr_signame(int sig);
 
 /* Copy name into out (cap bytes) with control bytes and invalid UTF-8
- * escaped as \xHH, so that a hostile file name cannot forge output. */
+ * escaped as \xHH, so that a hostile file name cannot forge output.
+ * Also escaped: the backslash itself (so the output is unambiguous) and
+ * the C1 controls U+0080..U+009F.  Valid UTF-8 is copied as it is.  A
+ * name that does not fit is cut before an escape or a UTF-8 sequence,
+ * never inside one; out is always terminated when cap > 0.  name NULL
+ * reads as "". */
 void jr_escape_name(char *out, size_t cap, const char *name);
 
 #endif /* JR_UTIL_H */

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# wordcount.sh - jobrun wordcount against its peers, measured in one run.
+#
+#   bench/wordcount.sh [BUILD_DIR] [CORPUS_DIR]
+#
+# BUILD_DIR defaults to <repo>/build; CORPUS_DIR to $BENCH_CORPUS or
+# ${TMPDIR:-/tmp}/jobrun-corpus, made by bench/make-corpus.sh when missing
+# ($BENCH_MIB MiB, default 200). Times, as the median of $BENCH_RUNS runs
+# (default 5) after one warm-up run:
+#   LC_ALL=C wc -w          the floor: a plain scan of the same files
+#   jobrun -j 1 wordcount   and -j 2
+#   bench/wordcount_seeds.py  Python Counter + re over Pool(2), the seeds' way
+# then prints the ratios with their targets, and the peak memory of the
+# whole jobrun -j 2 process tree on the corpus and on 5 copies of it (same
+# vocabulary, bench/peakmem.py): flat memory means about the same peak.
+# Set BENCH_MEM=0 to skip the memory part (it needs 5x the corpus on disk).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)/common.sh"
+
+build=$(build_dir "${1:-}")
+jobrun=$(need_bin "$build" jobrun)
+corpus=${2:-${BENCH_CORPUS:-${TMPDIR:-/tmp}/jobrun-corpus}}
+corpus=${corpus%/}
+
+if [[ ! -d $corpus ]] || [[ -z $(ls -A -- "$corpus") ]]; then
+    "$bench_dir/make-corpus.sh" "$corpus" "${BENCH_MIB:-200}"
+fi
+read -r bytes nfiles < <("$PY" "$bench_dir/corpus.py" size "$corpus")
+(( bytes > 0 )) || die "$corpus holds no files"
+mib=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
+
+echo "jobrun wordcount benchmark: $corpus, $nfiles files, $mib MiB"
+echo "  $(machine)"
+echo "  median of $RUNS runs after one warm-up; times include start-up"
+echo
+
+# Check first (also the warm-up of the page cache): -j 1 and -j 2 must
+# write the same bytes, and must succeed.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/jobrun-bench.XXXXXX")
+trap 'rm -rf -- "$tmp"' EXIT
+"$jobrun" -j 1 --no-progress wordcount "$corpus" >"$tmp/j1" ||
+    die "jobrun -j 1 wordcount failed (status $?)"
+"$jobrun" -j 2 --no-progress wordcount "$corpus" >"$tmp/j2" ||
+    die "jobrun -j 2 wordcount failed (status $?)"
+cmp -s "$tmp/j1" "$tmp/j2" || die "jobrun -j 1 and -j 2 outputs differ (kept nothing; rerun by hand to see)"
+echo "check: -j 1 and -j 2 outputs identical, $(wc -l <"$tmp/j1") distinct words; top 3: $(head -n 3 "$tmp/j1" | tr '\t\n' ' ;')"
+echo
+
+# shellcheck disable=SC2016  # $1 is expanded by the inner bash
+wc_cmd=(bash -c 'find "$1" -type f -print0 | LC_ALL=C xargs -0 wc -w' _ "$corpus")
+t_wc=$(median -- "${wc_cmd[@]}")
+t_j1=$(median --warmup 0 -- "$jobrun" -j 1 --no-progress wordcount "$corpus")
+t_j2=$(median --warmup 0 -- "$jobrun" -j 2 --no-progress wordcount "$corpus")
+# The Python peer takes tens of seconds: the cache is warm by now.
+t_py=$(median --warmup 0 -- "$PY" "$bench_dir/wordcount_seeds.py" --procs 2 "$corpus")
+
+row() {
+    awk -v c="$1" -v t="$2" -v b="$bytes" \
+        'BEGIN { printf "  %-36s %9.3f %9.1f\n", c, t, b / 1048576 / t }'
+}
+printf '  %-36s %9s %9s\n' command "median s" "MiB/s"
+row "LC_ALL=C wc -w (find | xargs -0)" "$t_wc"
+row "jobrun -j 1 wordcount" "$t_j1"
+row "jobrun -j 2 wordcount" "$t_j2"
+row "python Counter+re, Pool(2) (seeds)" "$t_py"
+echo
+
+ratio() { # NAME VALUE OP TARGET MEANING
+    printf '  %-24s %8s   %s %-5s %-4s  %s\n' "$1" "$2" "$3" "$4" "$(verdict "$2" "$3" "$4")" "$5"
+}
+printf '  %-24s %8s   %-8s %-4s  %s\n' ratio "value" target "" meaning
+r1=$(div "$t_j2" "$t_wc")
+r2=$(div "$t_py" "$t_j2")
+r3=$(div "$t_j1" "$t_j2")
+ratio "jobrun-j2 / wc" "$r1" "<=" 0.5 "-j 2 takes at most half the time of a plain wc -w scan"
+ratio "python / jobrun-j2" "$r2" ">=" 25 "the seeds' Python is at least 25x slower"
+ratio "jobrun-j1 / jobrun-j2" "$r3" ">=" 1.8 "two workers are at least 1.8x faster than one"
+echo
+
+if [[ ${BENCH_MEM:-1} == 0 ]]; then
+    echo "memory: skipped (BENCH_MEM=0)"
+    exit 0
+fi
+big="$corpus-x5"
+"$bench_dir/make-corpus.sh" --repeat 5 "$corpus" "$big" >/dev/null
+read -r big_bytes _ < <("$PY" "$bench_dir/corpus.py" size "$big")
+
+peak() { # DIR -> the peakmem.py line
+    "$PY" "$bench_dir/peakmem.py" -- "$jobrun" -j 2 --no-progress wordcount "$1" ||
+        die "jobrun -j 2 wordcount $1 failed under peakmem.py"
+}
+field() { # LINE KEY -> value
+    tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
+}
+echo "memory in MiB: jobrun -j 2 wordcount, peak over its whole process tree (sampled every 20 ms)"
+printf '  %-8s %9s %10s %10s %10s %10s %8s\n' corpus "input" "peak PSS" "RSS sum" "/dev/shm" "max proc" "wall s"
+declare -A pss
+for which in x1 x5; do
+    dir=$corpus size=$bytes
+    [[ $which == x5 ]] && dir=$big size=$big_bytes
+    line=$(peak "$dir")
+    pss[$which]=$(field "$line" peak_pss_kib)
+    awk -v w="$which" -v s="$size" -v p="${pss[$which]}" -v r="$(field "$line" peak_rss_kib)" \
+        -v m="$(field "$line" peak_shm_kib)" -v x="$(field "$line" maxrss_kib)" -v t="$(field "$line" wall_s)" \
+        'BEGIN { printf "  %-8s %9.1f %10.1f %10.1f %10.1f %10.1f %8.2f\n", w, s / 1048576, p / 1024, r / 1024, m / 1024, x / 1024, t }'
+done
+r4=$(div "${pss[x5]}" "${pss[x1]}")
+ratio "peak PSS x5 / x1" "$r4" "<=" 1.25 "flat: 5x the input (same vocabulary) needs about the same memory"

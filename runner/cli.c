@@ -1,0 +1,385 @@
+/*
+ * cli.c - the jobrun command: global options, signals, the progress bar,
+ * -o FILE written atomically, and exit statuses.  Uses only <jobrun.h>;
+ * each job's options and output live in cli_<job>.c.
+ *
+ * SIGINT, SIGTERM and SIGHUP become jr_pool_cancel(): the run returns
+ * JR_ECANCELED, the pool is torn down in order (no process, segment or
+ * socket file left, no partial output file), and the command exits
+ * 128 + the signal.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner/cli.h"
+
+static jr_pool *volatile g_pool;
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+    if (!g_signal)
+        g_signal = sig;
+    if (g_pool)
+        jr_pool_cancel(g_pool);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"Usage: jobrun [OPTIONS] JOB [JOB OPTIONS] [ARGS...]\n"
+"Run a map-reduce job on a pool of worker processes.\n"
+"\n"
+"Jobs:\n"
+"  wordcount [--top N] [--format tsv|json] [-o FILE] [--follow] PATH...\n"
+"              count Unicode words in files, directories or '-'\n"
+"  factor [--numbers|--files] [NUMBER...|FILE...]\n"
+"  factor --random COUNT [--min A] [--max B] [--seed S]\n"
+"              prime factors, like coreutils factor\n"
+"\n"
+"Options:\n"
+"  -j, --workers N       worker processes (default: the usable CPUs)\n"
+"      --max-attempts N  tries per task before the job fails (default 4)\n"
+"      --task-timeout S  kill a task running longer than S seconds\n"
+"      --chunk-size SIZE bytes per task of a file (default 4M; k, M, G)\n"
+"      --progress        show a progress bar (default: on a terminal)\n"
+"      --no-progress     never show one\n"
+"      --stats           print phase times and counts on stderr\n"
+"  -h, --help            this help\n"
+"  -V, --version         the version\n"
+"\n"
+"Run 'jobrun JOB --help' for a job's own options.\n"
+"Exit status: 0 ok, 1 some input unreadable or invalid, 2 usage,\n"
+"3 the job failed (task attempts, resources), 4 internal error,\n"
+"128+N killed by signal N after a clean teardown.\n");
+}
+
+int cli_uint(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!*s || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_size(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!*s || *s == '-')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k': case 'K':
+        shift = 10;
+        break;
+    case 'm': case 'M':
+        shift = 20;
+        break;
+    case 'g': case 'G':
+        shift = 30;
+        break;
+    default:
+        return -1;
+    }
+    if (*end && end[1] && !(end[1] == 'B' && !end[2]) &&
+        !(end[1] == 'i' && end[2] == 'B' && !end[3]))
+        return -1;
+    if (v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+int cli_status(int rc)
+{
+    if (rc == 0)
+        return 0;
+    if (rc == JR_ECANCELED && g_signal)
+        return 128 + g_signal;
+    switch (rc) {
+    case JR_EINPUT:
+        return EXIT_INPUT;
+    case JR_EINVAL:
+        return EXIT_USAGE;
+    case JR_EWORKER: case JR_ESPAWN: case JR_ENOSPC: case JR_ENOMEM:
+    case JR_EMFILE:
+        return EXIT_FAILED;
+    default:
+        return rc > 0 ? rc : EXIT_INTERNAL;
+    }
+}
+
+int cli_fail(cli *c, int rc)
+{
+    cli_progress_end(c);
+    if (rc == JR_ECANCELED && g_signal)
+        return 128 + g_signal;
+    const char *msg = c->pool ? jr_pool_errmsg(c->pool) : "";
+    fprintf(stderr, "jobrun: %s: %s\n", c->job,
+            msg && *msg ? msg : jr_strerror(rc));
+    return cli_status(rc);
+}
+
+int cli_pool(cli *c)
+{
+    int rc = jr_pool_new(&c->pool, &c->opts);
+    if (rc == 0)
+        g_pool = c->pool;
+    if (rc == 0 && g_signal)
+        jr_pool_cancel(c->pool);
+    if (rc < 0) {
+        if (g_signal)
+            return 128 + g_signal;
+        fprintf(stderr, "jobrun: cannot start %u workers: %s\n",
+                c->opts.workers ? c->opts.workers : jr_cpu_count(),
+                jr_strerror(rc));
+        return cli_status(rc == JR_EINVAL ? JR_ESPAWN : rc);
+    }
+    return 0;
+}
+
+/* ---- diagnostics and progress ------------------------------------------- */
+
+void cli_diag(void *ctx, int kind, const char *name, uint64_t line,
+              const char *msg)
+{
+    cli *c = ctx;
+    cli_progress_end(c);
+    if (kind == JR_DIAG_SKIP)
+        fprintf(stderr, "jobrun: %s: warning: %s: %s\n", c->job, name, msg);
+    else if (line && strcmp(name, "operand") != 0)
+        fprintf(stderr, "jobrun: %s: %s:%llu: %s\n", c->job, name,
+                (unsigned long long)line, msg);
+    else if (kind == JR_DIAG_RECORD)
+        fprintf(stderr, "jobrun: %s: %s\n", c->job, msg);
+    else
+        fprintf(stderr, "jobrun: %s: %s: %s\n", c->job, name, msg);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void cli_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    cli *c = ctx;
+    if (!c->progress)
+        return;
+    uint64_t el = now_ms() - c->t0_ms;
+    if (el < 300 || total == 0)
+        return; /* quick runs: no flicker */
+    if (done > total)
+        done = total;
+    double frac = (double)done / (double)total;
+    double rate = (double)done / ((double)el / 1000.0);
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    char bar[31];
+    int fill = (int)(frac * 30);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\r[%s] %3d%% %.0f/%.0f MB %.0f MB/s ETA %ds ", bar,
+            (int)(frac * 100), (double)done / 1e6, (double)total / 1e6,
+            rate / 1e6, (int)eta);
+    c->bar_shown = 1;
+}
+
+void cli_progress_end(cli *c)
+{
+    if (c->bar_shown) {
+        fputs("\r\033[K", stderr);
+        c->bar_shown = 0;
+    }
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+FILE *cli_out_open(cli *c, const char *path)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return stdout;
+    /* Beside the target, so the final rename stays on one file system. */
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return NULL;
+    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "jobrun: %s: %s: %s\n", c->job, path,
+                strerror(errno));
+        free(tmp);
+        return NULL;
+    }
+    c->tmp_path = tmp;
+    return fdopen(fd, "w");
+}
+
+int cli_out_close(cli *c, FILE *f, const char *path, int ok)
+{
+    int err = 0;
+    if (f == stdout) {
+        if (fflush(stdout) != 0)
+            err = errno;
+    } else {
+        if (ok && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+            err = errno;
+        if (fclose(f) != 0 && !err)
+            err = errno;
+        if (ok && !err && rename(c->tmp_path, path) != 0)
+            err = errno;
+        if (!ok || err)
+            unlink(c->tmp_path);
+        free((char *)c->tmp_path);
+        c->tmp_path = NULL;
+    }
+    if (err && err != EPIPE)
+        fprintf(stderr, "jobrun: %s: %s: %s\n", c->job,
+                path ? path : "standard output", strerror(err));
+    return err ? -1 : 0;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"workers", required_argument, NULL, 'j'},
+        {"max-attempts", required_argument, NULL, 'A'},
+        {"task-timeout", required_argument, NULL, 'T'},
+        {"chunk-size", required_argument, NULL, 'C'},
+        {"progress", no_argument, NULL, 'P'},
+        {"no-progress", no_argument, NULL, 'N'},
+        {"stats", no_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    cli c = {.progress = -1};
+    c.ro.ctx = &c;
+    c.ro.on_diag = cli_diag;
+    c.ro.on_progress = cli_progress;
+    c.t0_ms = now_ms();
+
+    int opt;
+    uint64_t v;
+    /* '+': stop at the job's name; the job parses the rest. */
+    while ((opt = getopt_long(argc, argv, "+j:hV", longs, NULL)) != -1) {
+        switch (opt) {
+        case 'j':
+            if (cli_uint(optarg, &v) < 0 || v == 0 || v > 1024) {
+                fprintf(stderr, "jobrun: --workers: '%s' is not a number "
+                        "from 1 to 1024\n", optarg);
+                return EXIT_USAGE;
+            }
+            c.opts.workers = (unsigned)v;
+            break;
+        case 'A':
+            if (cli_uint(optarg, &v) < 0 || v == 0 || v > 1000) {
+                fprintf(stderr, "jobrun: --max-attempts: '%s' is not a "
+                        "number from 1 to 1000\n", optarg);
+                return EXIT_USAGE;
+            }
+            c.opts.max_attempts = (unsigned)v;
+            break;
+        case 'T': {
+            char *end;
+            double s = strtod(optarg, &end);
+            if (*end || !(s > 0) || s > 86400 * 7) {
+                fprintf(stderr, "jobrun: --task-timeout: '%s' is not a "
+                        "number of seconds\n", optarg);
+                return EXIT_USAGE;
+            }
+            c.opts.task_timeout_ms = (unsigned)(s * 1000 + 0.5);
+            break;
+        }
+        case 'C':
+            if (cli_size(optarg, &v) < 0 || v == 0 || v > (1ull << 32)) {
+                fprintf(stderr, "jobrun: --chunk-size: '%s' is not a size "
+                        "from 1 byte to 4G\n", optarg);
+                return EXIT_USAGE;
+            }
+            c.ro.chunk_size = (size_t)v;
+            break;
+        case 'P':
+            c.progress = 1;
+            break;
+        case 'N':
+            c.progress = 0;
+            break;
+        case 'S':
+            c.stats = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("jobrun %s\n", jr_version_string());
+            return 0;
+        default:
+            fprintf(stderr, "Try 'jobrun --help'.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (c.progress < 0)
+        c.progress = isatty(STDERR_FILENO);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    /* A closed stdout (| head) is an EPIPE from write, handled in order. */
+    signal(SIGPIPE, SIG_IGN);
+
+    c.job = argv[optind];
+    int jargc = argc - optind;
+    char **jargv = argv + optind;
+    optind = 0; /* glibc: restart getopt for the job's options */
+    int status;
+    if (strcmp(c.job, "wordcount") == 0) {
+        status = cli_wordcount(&c, jargc, jargv);
+    } else if (strcmp(c.job, "factor") == 0) {
+        status = cli_factor(&c, jargc, jargv);
+    } else {
+        fprintf(stderr, "jobrun: '%s' is not a job (try 'jobrun --help')\n",
+                c.job);
+        return EXIT_USAGE;
+    }
+    cli_progress_end(&c);
+    g_pool = NULL;
+    jr_pool_destroy(&c.pool);
+    if (status == 128 + SIGPIPE) {
+        /* Die of SIGPIPE like any filter whose reader went away, but only
+         * now, after the teardown. */
+        signal(SIGPIPE, SIG_DFL);
+        raise(SIGPIPE);
+    }
+    return status;
+}

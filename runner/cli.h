@@ -1,0 +1,57 @@
+/*
+ * cli.h - private to the jobrun command (runner/cli*.c), which uses only
+ * the public API in <jobrun.h>: what the per-job command files share.
+ */
+#ifndef JR_CLI_H
+#define JR_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jobrun.h>
+
+/* Exit statuses, as documented in the README and the spec. */
+#define EXIT_INPUT 1    /* some input could not be read or parsed */
+#define EXIT_USAGE 2
+#define EXIT_FAILED 3   /* a task used up its attempts, resources ran out */
+#define EXIT_INTERNAL 4
+
+typedef struct cli {
+    const char *job;      /* "wordcount" */
+    jr_opts opts;
+    jr_run_opts ro;
+    int progress;         /* -1: auto (a terminal), 0 off, 1 on */
+    int stats;
+    jr_pool *pool;
+    const char *tmp_path; /* -o: the temporary file being written */
+    /* Progress bar state. */
+    uint64_t t0_ms;
+    int bar_shown;
+} cli;
+
+/* Start the pool (honouring a signal that came first). @return 0 or an
+ * exit status, with the message printed. */
+int cli_pool(cli *c);
+/* Print "jobrun: JOB: ..." for a failed library call and return the
+ * exit status that goes with rc. */
+int cli_fail(cli *c, int rc);
+/* The exit status for rc (0, 1, 3, 4, or 128+signal). */
+int cli_status(int rc);
+/* The standard on_diag / on_progress callbacks (ctx is the cli). */
+void cli_diag(void *ctx, int kind, const char *name, uint64_t line,
+              const char *msg);
+void cli_progress(void *ctx, uint64_t done, uint64_t total);
+void cli_progress_end(cli *c);
+/* Parse "123", "4k", "8M", "1G".  @return 0 or -1. */
+int cli_size(const char *s, uint64_t *out);
+int cli_uint(const char *s, uint64_t *out);
+
+/* Output: stdout, or a temporary file renamed over -o FILE at the end. */
+FILE *cli_out_open(cli *c, const char *path);
+/* Close; rename into place when ok, else remove.  @return 0 or -1. */
+int cli_out_close(cli *c, FILE *f, const char *path, int ok);
+
+int cli_wordcount(cli *c, int argc, char **argv);
+int cli_factor(cli *c, int argc, char **argv);
+
+#endif /* JR_CLI_H */

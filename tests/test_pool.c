@@ -1,0 +1,188 @@
+/*
+ * test_pool.c - the pool through the public API: independent tasks in
+ * order for several worker counts, a worker killed mid-task, and pools
+ * opened and closed many times without leaking fds, processes or
+ * segments.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "helpers.h"
+#include "jobrun.h"
+
+/* Square a 64-bit number. */
+static int square(jr_map_ctx *ctx, const void *in, size_t len)
+{
+    uint64_t v;
+    if (len != sizeof v)
+        return 1;
+    memcpy(&v, in, sizeof v);
+    v *= v;
+    return jr_write(ctx, &v, sizeof v);
+}
+
+static void run_squares(unsigned workers, size_t n, size_t batch)
+{
+    jr_opts o = {.workers = workers};
+    jr_pool *p = NULL;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    cr_assert_eq(jr_pool_workers(p), workers);
+    uint64_t *v = malloc(n * sizeof *v);
+    jr_blob *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = i * 7 + 1;
+        in[i] = (jr_blob){&v[i], sizeof v[i]};
+    }
+    int rc = jr_pool_map(p, square, in, n, batch, out);
+    cr_assert_eq(rc, 0, "jr_pool_map: %s (%s)", jr_strerror(rc),
+                 jr_pool_errmsg(p));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r;
+        cr_assert_eq(out[i].len, sizeof r, "item %zu", i);
+        memcpy(&r, out[i].data, sizeof r);
+        cr_assert_eq(r, v[i] * v[i], "item %zu out of order or wrong", i);
+        jr_free(out[i].data);
+    }
+    free(v);
+    free(in);
+    free(out);
+    jr_pool_destroy(&p);
+    cr_assert_null(p);
+    jr_test_assert_clean();
+}
+
+Test(pool, hundred_thousand_tiny_tasks_come_back_in_order_with_one_worker,
+     .timeout = 60)
+{
+    run_squares(1, 100000, 1);
+}
+
+Test(pool, hundred_thousand_tiny_tasks_come_back_in_order_with_two_workers,
+     .timeout = 60)
+{
+    run_squares(2, 100000, 1);
+}
+
+Test(pool, hundred_thousand_tiny_tasks_come_back_in_order_with_four_workers,
+     .timeout = 60)
+{
+    run_squares(4, 100000, 1);
+}
+
+Test(pool, batched_tasks_give_the_same_results, .timeout = 30)
+{
+    run_squares(3, 100000, 0);
+    run_squares(2, 1001, 7);
+}
+
+/* Dies (SIGKILL, as from outside) the first time it meets item 500: the
+ * flag file tells later attempts it already happened. */
+static char kill_flag[128];
+
+static int square_or_die(jr_map_ctx *ctx, const void *in, size_t len)
+{
+    uint64_t v;
+    memcpy(&v, in, sizeof v);
+    if (v == 500) {
+        int fd = open(kill_flag, O_CREAT | O_EXCL | O_WRONLY, 0600);
+        if (fd >= 0) {
+            close(fd);
+            raise(SIGKILL);
+        }
+    }
+    return square(ctx, in, len);
+}
+
+Test(pool, a_worker_killed_mid_task_changes_nothing_in_the_result,
+     .timeout = 30)
+{
+    snprintf(kill_flag, sizeof kill_flag, "/tmp/jr-test-kill.%d", getpid());
+    unlink(kill_flag);
+    jr_opts o = {.workers = 2};
+    jr_pool *p = NULL;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    size_t n = 2000;
+    uint64_t *v = malloc(n * sizeof *v);
+    jr_blob *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = i;
+        in[i] = (jr_blob){&v[i], sizeof v[i]};
+    }
+    int rc = jr_pool_map(p, square_or_die, in, n, 1, out);
+    cr_assert_eq(rc, 0, "%s", jr_pool_errmsg(p));
+    struct stat st;
+    cr_assert_eq(stat(kill_flag, &st), 0, "the worker was never killed");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r;
+        memcpy(&r, out[i].data, sizeof r);
+        cr_assert_eq(r, (uint64_t)i * i);
+        jr_free(out[i].data);
+    }
+    jr_stats s;
+    jr_pool_stats(p, &s);
+    cr_assert_eq(s.retries, 1, "exactly one attempt failed");
+    /* The pool is whole again: a second run works. */
+    rc = jr_pool_map(p, square, in, 10, 1, out);
+    cr_assert_eq(rc, 0);
+    for (size_t i = 0; i < 10; i++)
+        jr_free(out[i].data);
+    free(v);
+    free(in);
+    free(out);
+    unlink(kill_flag);
+    jr_pool_destroy(&p);
+    jr_test_assert_clean();
+}
+
+static int crash_always(jr_map_ctx *ctx, const void *in, size_t len)
+{
+    (void)ctx;
+    (void)in;
+    (void)len;
+    raise(SIGSEGV);
+    return 0;
+}
+
+Test(pool, a_task_that_crashes_every_attempt_fails_the_run_with_its_story,
+     .timeout = 30)
+{
+    jr_opts o = {.workers = 2, .max_attempts = 3};
+    jr_pool *p = NULL;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    uint64_t v = 1;
+    jr_blob in = {&v, sizeof v}, out;
+    int rc = jr_pool_map(p, crash_always, &in, 1, 1, &out);
+    cr_assert_eq(rc, JR_EWORKER, "rc %d", rc);
+    cr_assert(strstr(jr_pool_errmsg(p), "failed 3/3 attempts"), "%s",
+              jr_pool_errmsg(p));
+    cr_assert(strstr(jr_pool_errmsg(p), "SIGSEGV"), "%s", jr_pool_errmsg(p));
+    jr_pool_destroy(&p);
+    jr_test_assert_clean();
+}
+
+Test(pool, opening_and_closing_200_times_leaks_nothing,
+     .timeout = 120)
+{
+    int fds = jr_test_fd_count();
+    for (int i = 0; i < 200; i++) {
+        jr_opts o = {.workers = 2};
+        jr_pool *p = NULL;
+        cr_assert_eq(jr_pool_new(&p, &o), 0, "round %d", i);
+        jr_pool_destroy(&p);
+        jr_test_assert_clean();
+    }
+    cr_assert_eq(jr_test_fd_count(), fds, "file descriptors leaked");
+    jr_pool_destroy(NULL); /* harmless */
+}
+
+Test(pool, errors_have_names_and_texts)
+{
+    cr_assert_str_eq(jr_err_name(JR_ENOMEM), "ENOMEM");
+    cr_assert_str_eq(jr_err_name(JR_EWORKER), "EWORKER");
+    cr_assert_eq(JR_ENOMEM, -ENOMEM);
+    cr_assert_str_eq(jr_strerror(JR_ENOSPC), "no space left on device");
+    cr_assert_str_eq(jr_strerror(12345), "unknown error");
+}

@@ -1,0 +1,734 @@
+/*
+ * test_wordcount.c - the wordcount tokenizer (jobs/wordcount) and the
+ * worker's combining table (worker/table.c), without the engine: words of
+ * every script and every class of invalid UTF-8; the chunk-boundary rule,
+ * checked on random inputs split at random bytes; the job's split and
+ * order; and the tokenizer against the Python reference (tests/ref) on a
+ * generated corpus.  Words are gathered in a jr_table and compared as the
+ * TSV that `jobrun wordcount` prints.
+ */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobs/wordcount/wordcount.h"
+#include "worker/table.h"
+
+/*-************************************
+ *  Helpers
+ **************************************/
+static int bag_add(void *t, const uint8_t *word, size_t len)
+{
+    return jr_table_add(t, word, len, 1);
+}
+
+typedef struct rec {
+    const void *key;
+    size_t len;
+    uint64_t v;
+} rec;
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const rec *x = a, *y = b;
+    return jr_job_wordcount.cmp(x->key, x->len, x->v, y->key, y->len, y->v);
+}
+
+/* The table as `jobrun wordcount` prints it; caller frees. */
+static char *tsv_of(const jr_table *t)
+{
+    size_t n = jr_table_count(t), cur = 0, i = 0, len;
+    rec *r = calloc(n + 1, sizeof *r);
+    uint64_t h;
+    while (jr_table_next(t, &cur, &r[i].key, &r[i].len, &r[i].v, &h))
+        i++;
+    cr_assert_eq(i, n);
+    qsort(r, n, sizeof *r, rec_cmp);
+    char *out = NULL;
+    FILE *f = open_memstream(&out, &len);
+    for (i = 0; i < n; i++) {
+        fprintf(f, "%llu\t", (unsigned long long)r[i].v);
+        fwrite(r[i].key, 1, r[i].len, f);
+        fputc('\n', f);
+    }
+    fclose(f);
+    free(r);
+    return out;
+}
+
+/* Scan buf whole, in pieces of at most `piece` bytes; caller frees. */
+static char *count_fed(const void *buf, size_t len, size_t piece)
+{
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    jr_wc_scan s;
+    jr_wc_scan_init(&s, bag_add, t);
+    for (size_t at = 0; at < len; at += piece) {
+        size_t n = len - at < piece ? len - at : piece;
+        uint8_t *copy = malloc(n); /* so ASan sees a read past it */
+        memcpy(copy, (const uint8_t *)buf + at, n);
+        cr_assert_eq(jr_wc_scan_feed(&s, copy, n), 0);
+        free(copy);
+    }
+    cr_assert_eq(jr_wc_scan_finish(&s), 0);
+    jr_wc_scan_fini(&s);
+    char *out = tsv_of(t);
+    jr_table_destroy(&t);
+    return out;
+}
+
+static char *count_whole(const void *buf, size_t len)
+{
+    return count_fed(buf, len, len ? len : 1);
+}
+
+static void expect(const char *in, const char *want)
+{
+    char *got = count_whole(in, strlen(in));
+    cr_expect_str_eq(got, want, "input \"%s\"", in);
+    free(got);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* jr_chunk_more() as a worker gives it: what follows the chunk, in pieces
+ * of random size, each in its own buffer; or nothing (a stream slot). */
+typedef struct more_src {
+    const uint8_t *buf;
+    size_t len, pos;
+    uint64_t *rng;
+    uint8_t *piece;
+    int none;
+} more_src;
+
+static int more(void *arg, const uint8_t **p, size_t *len)
+{
+    more_src *m = arg;
+    free(m->piece);
+    m->piece = NULL;
+    if (m->none || m->pos >= m->len)
+        return 0;
+    uint64_t r = rnd(m->rng);
+    size_t n = r & 1 ? 1 + r % 7 : 1 + r % 65536;
+    if (n > m->len - m->pos)
+        n = m->len - m->pos;
+    m->piece = malloc(n);
+    memcpy(m->piece, m->buf + m->pos, n);
+    m->pos += n;
+    *p = m->piece;
+    *len = n;
+    return 1;
+}
+
+/* Count buf as chunks [cuts[i], cuts[i+1]) the way the map callback does,
+ * each with its 4 bytes of lookback, into t. */
+static void count_chunks(jr_table *t, const uint8_t *buf, size_t len,
+                         const size_t *cuts, size_t ncuts, uint64_t *rng,
+                         int stream)
+{
+    for (size_t c = 0; c + 1 < ncuts; c++) {
+        size_t at = cuts[c], n = cuts[c + 1] - at;
+        size_t plen =
+            at < jr_job_wordcount.lookback ? at : jr_job_wordcount.lookback;
+        uint8_t *data = malloc(n + 1), *prev = malloc(plen + 1);
+        memcpy(data, buf + at, n);
+        memcpy(prev, buf + at - plen, plen);
+        more_src m = {buf, len, at + n, rng, NULL, stream};
+        jr_wc_io io = {more, NULL, &m};
+        jr_wc_scan s;
+        jr_wc_scan_init(&s, bag_add, t);
+        cr_assert_eq(jr_wc_chunk(&s, data, n, prev, plen, &io), 0);
+        jr_wc_scan_fini(&s);
+        free(m.piece);
+        free(data);
+        free(prev);
+    }
+}
+
+static int size_cmp(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Random bytes made of pieces that matter: words of several scripts,
+ * separators, and invalid or cut-short UTF-8. */
+static size_t random_text(uint8_t *out, size_t cap, uint64_t *rng)
+{
+    /* clang-format off */
+    static const char *const bits[] = {
+        "a", "Ab", "xyz", "Q", "_", "7", " ", ", ", "\n", "'", ".",
+        "\xc3\xa9", "\xc3\x89", "\xce\xa3", "\xcf\x82", "\xd0\x96",
+        "\xe7\xb7\x9a", "\xe3\x80\x80", "\xef\xbc\x8c", "\xcc\x81",
+        "\xf0\x90\x90\x80", "\xf0\x9f\x98\x80", "\xc8\xba", "\xc4\xb0",
+        "\xe1\xba\x9e", "\xe2\x80\x99", "\xc2\xa0", "\xe2\x80\xbf",
+        "\x80", "\xbf", "\xc0\xaf", "\xc1", "\xe0\x80\xaf", "\xed\xa0\x80",
+        "\xf4\x90\x80\x80", "\xf5", "\xff", "\xe2\x82", "\xf0\x9f\x98",
+        "\xc3", "\xe7", "\xf0", "\xf4\x8f\xbf\xbf", "\xef\xbf\xbf",
+    };
+    /* clang-format on */
+    size_t nbits = sizeof bits / sizeof bits[0], len = 0;
+    size_t want = rnd(rng) % cap;
+    while (len < want) {
+        uint64_t r = rnd(rng);
+        if (r % 16 == 0) { /* any byte at all */
+            out[len++] = (uint8_t)(r >> 8);
+            continue;
+        }
+        const char *b = bits[(r >> 8) % nbits];
+        size_t n = strlen(b);
+        if (len + n > cap)
+            break;
+        memcpy(out + len, b, n);
+        len += n;
+    }
+    return len;
+}
+
+/*-************************************
+ *  Words
+ **************************************/
+Test(scan, lowercases_ascii_words_and_splits_on_punctuation)
+{
+    expect("Hello, World! hello\tWORLD\nhi", "2\thello\n2\tworld\n1\thi\n");
+    expect("", "");
+    expect("  ,.;  ", "");
+    expect("x", "1\tx\n");
+}
+
+Test(scan, keeps_french_accents_and_lowercases_them)
+{
+    expect("Généralement, ÉTÉ été Œuvre cœur",
+           "2\tété\n1\tcœur\n1\tgénéralement\n1\tœuvre\n");
+}
+
+Test(scan, lowercases_russian_words)
+{
+    expect("Процесс ПРОЦЕСС процесс Ёж", "3\tпроцесс\n1\tёж\n");
+}
+
+Test(scan, maps_capital_sigma_to_sigma_and_keeps_final_sigma)
+{
+    expect("ΣΟΦΟΣ σοφοσ σοφος", "2\tσοφοσ\n1\tσοφος\n");
+}
+
+Test(scan, keeps_a_run_of_chinese_as_one_word)
+{
+    expect("線程和進程，線程", "1\t線程\n1\t線程和進程\n");
+}
+
+Test(scan, keeps_combining_marks_in_words)
+{
+    /* e + U+0301, a mark alone, and U+20DD (Me). */
+    expect("e\xcc\x81te\xcc\x81 \xcc\x81 a\xe2\x83\x9d",
+           "1\ta\xe2\x83\x9d\n1\te\xcc\x81te\xcc\x81\n1\t\xcc\x81\n");
+}
+
+Test(scan, counts_digits_and_other_numbers_as_words)
+{
+    expect("3.14 2024 \xd9\xa3\xd9\xa4 \xc2\xbd x\xc2\xb2",
+           "1\t14\n1\t2024\n1\t3\n1\tx\xc2\xb2\n1\t\xc2\xbd\n"
+           "1\t\xd9\xa3\xd9\xa4\n");
+}
+
+Test(scan, joins_words_with_connector_punctuation)
+{
+    expect("thread_task __init__ a\xe2\x80\xbf"
+           "b _",
+           "1\t_\n1\t__init__\n1\ta\xe2\x80\xbf"
+           "b\n1\tthread_task\n");
+}
+
+Test(scan, splits_words_at_apostrophes)
+{
+    expect("don't don\xe2\x80\x99t", "2\tdon\n2\tt\n");
+}
+
+Test(scan, uses_simple_lowercase_for_dotted_i_and_sharp_s)
+{
+    expect("\xc4\xb0STANBUL \xc4\xb0", "1\ti\n1\tistanbul\n");
+    expect("STRA\xe1\xba\x9e"
+           "E \xe1\xba\x9e",
+           "1\tstra\xc3\x9f"
+           "e\n1\t\xc3\x9f\n");
+}
+
+Test(scan, lowercases_to_a_longer_sequence_and_outside_the_bmp)
+{
+    /* U+023A -> U+2C65; U+10400 -> U+10428. */
+    expect("\xc8\xba \xf0\x90\x90\x80x",
+           "1\t\xe2\xb1\xa5\n1\t\xf0\x90\x90\xa8x\n");
+}
+
+Test(scan, treats_separators_outside_ascii_as_separators)
+{
+    expect("a\xc2\xa0"
+           "b\xe3\x80\x80"
+           "c\xf0\x9f\x98\x80"
+           "d\xe2\x80\xa8"
+           "e",
+           "1\ta\n1\tb\n1\tc\n1\td\n1\te\n");
+}
+
+/*-************************************
+ *  Invalid UTF-8
+ **************************************/
+Test(scan, splits_words_at_overlong_forms)
+{
+    expect("ab\xc0\xaf"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("ab\xc1\xbf"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("ab\xe0\x80\xaf"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("ab\xe0\x9f\xbf"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("ab\xf0\x80\x80\xaf"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("ab\xf0\x8f\xbf\xbf"
+           "cd",
+           "1\tab\n1\tcd\n");
+}
+
+Test(scan, splits_words_at_surrogates)
+{
+    expect("ab\xed\xa0\x80"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("ab\xed\xbf\xbf"
+           "cd\xed\xa0\x80\xed\xb0\x80",
+           "1\tab\n1\tcd\n");
+}
+
+Test(scan, splits_words_at_sequences_cut_short)
+{
+    expect("ab\xe2\x82"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("ab\xf0\x9f\x98"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("ab\xc3 cd\xe7\xb7", "1\tab\n1\tcd\n");
+}
+
+Test(scan, ends_a_word_at_a_sequence_cut_by_the_end_of_input)
+{
+    expect("abc\xc3", "1\tabc\n");
+    expect("abc\xe2\x82", "1\tabc\n");
+    expect("\xf0\x90\x90", "");
+}
+
+Test(scan, splits_words_at_stray_continuation_bytes)
+{
+    expect("ab\x80"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("\xbf"
+           "ab\x80\x80\x80\x80\x80",
+           "1\tab\n");
+    expect("\xc3\xa9\xa9x", "1\tx\n1\t\xc3\xa9\n");
+}
+
+Test(scan, splits_words_at_values_above_the_last_code_point)
+{
+    expect("ab\xf4\x90\x80\x80"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("ab\xf5\x80\x80\x80"
+           "cd",
+           "1\tab\n1\tcd\n");
+    expect("ab\xf7\xbf\xbf\xbf"
+           "cd\xff"
+           "ef\xfe"
+           "g",
+           "1\tab\n1\tcd\n1\tef\n1\tg\n");
+    expect("\xf4\x8f\xbf\xbf", ""); /* U+10FFFF is valid but no letter */
+}
+
+Test(scan, gives_the_same_words_whatever_the_pieces_fed)
+{
+    uint64_t rng = 88172645463325252ull;
+    uint8_t buf[600];
+    for (int it = 0; it < 300; it++) {
+        size_t len = random_text(buf, sizeof buf, &rng);
+        char *whole = count_whole(buf, len);
+        for (size_t piece = 1; piece <= 9; piece += 4) {
+            char *fed = count_fed(buf, len, piece);
+            cr_assert_str_eq(fed, whole, "iteration %d, pieces of %zu", it,
+                             piece);
+            free(fed);
+        }
+        free(whole);
+    }
+}
+
+Test(scan, keeps_a_word_of_a_megabyte_whole)
+{
+    size_t n = 1 << 20;
+    char *buf = malloc(n + 8);
+    memset(buf, 'A', n);
+    memcpy(buf + n, " b", 3);
+    char *got = count_fed(buf, n + 2, 4096);
+    cr_assert_eq(strlen(got), 2 + n + 1 + 4);
+    cr_assert_eq(strncmp(got, "1\taaaa", 6), 0);
+    cr_assert_str_eq(got + 2 + n + 1, "1\tb\n");
+    free(got);
+    free(buf);
+}
+
+/*-************************************
+ *  Chunks
+ **************************************/
+Test(chunk, counts_every_word_once_for_any_split_into_chunks)
+{
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    uint8_t buf[400];
+    for (int it = 0; it < 2000; it++) {
+        size_t len = random_text(buf, sizeof buf, &rng);
+        char *whole = count_whole(buf, len);
+        for (int split = 0; split < 4; split++) {
+            size_t cuts[6], nchunks = 2 + rnd(&rng) % 4;
+            cuts[0] = 0;
+            cuts[nchunks] = len;
+            for (size_t c = 1; c < nchunks; c++)
+                cuts[c] = len ? rnd(&rng) % (len + 1) : 0;
+            qsort(cuts + 1, nchunks - 1, sizeof cuts[0], size_cmp);
+            jr_table *t;
+            cr_assert_eq(jr_table_new(&t, NULL), 0);
+            count_chunks(t, buf, len, cuts, nchunks + 1, &rng, 0);
+            char *got = tsv_of(t);
+            cr_assert_str_eq(got, whole, "iteration %d, %zu chunks", it,
+                             nchunks);
+            free(got);
+            jr_table_destroy(&t);
+        }
+        free(whole);
+    }
+}
+
+Test(chunk, reads_past_its_end_to_finish_a_megabyte_word)
+{
+    size_t n = 1 << 20;
+    uint8_t *buf = malloc(n + 2);
+    memset(buf, 'z', n);
+    memcpy(buf + n, " y", 2);
+    size_t cuts[] = {0, 1000, 500000, 500001, n + 2};
+    uint64_t rng = 42;
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    count_chunks(t, buf, n + 2, cuts, 5, &rng, 0);
+    cr_assert_eq(jr_table_count(t), 2);
+    cr_assert_eq(jr_table_key_bytes(t), n + 1);
+    jr_table_destroy(&t);
+    free(buf);
+}
+
+Test(chunk, decides_the_unit_before_a_chunk_from_its_lookback)
+{
+    const uint8_t *p = (const uint8_t *)"x\xc3\xa9\xe7\xb7\x9a \x80";
+    cr_assert_eq(jr_wc_word_before(NULL, 0, p, 0), 0);
+    cr_assert_eq(jr_wc_word_before(p, 1, p + 1, 0), 1); /* x */
+    cr_assert_eq(jr_wc_word_before(p, 2, p + 2, 1), 1); /* é, cut */
+    cr_assert_eq(jr_wc_word_before(p, 6, p + 6, 0), 1); /* 線 */
+    cr_assert_eq(jr_wc_word_before(p, 7, p + 7, 0), 0); /* space */
+    cr_assert_eq(jr_wc_word_before(p, 7, p + 7, 1), 0); /* stray */
+    cr_assert_eq(jr_wc_word_before(p, 4, p + 4, 0), 0); /* cut short */
+    cr_assert_eq(jr_wc_sync(p + 4, 4), 2);
+    cr_assert_eq(jr_wc_sync(p + 7, 1), 1);
+}
+
+Test(chunk, split_cuts_where_a_stream_chunk_needs_nothing_after_it)
+{
+    uint64_t rng = 7;
+    uint8_t buf[400];
+    int cut_some = 0;
+    for (int it = 0; it < 3000; it++) {
+        size_t len = random_text(buf, sizeof buf, &rng);
+        cr_assert_eq(jr_wc_split(buf, len, 1), len);
+        size_t cut = jr_wc_split(buf, len, 0);
+        cr_assert_leq(cut, len);
+        if (cut == 0)
+            continue;
+        cut_some++;
+        /* A stream slot's chunk cannot read past its end: jr_chunk_more
+         * gives nothing.  The counts must not change. */
+        size_t cuts[] = {0, cut, len};
+        jr_table *t;
+        cr_assert_eq(jr_table_new(&t, NULL), 0);
+        count_chunks(t, buf, len, cuts, 3, &rng, 1);
+        char *got = tsv_of(t), *whole = count_whole(buf, len);
+        cr_assert_str_eq(got, whole, "iteration %d, cut at %zu", it, cut);
+        free(got);
+        free(whole);
+        jr_table_destroy(&t);
+    }
+    cr_assert_gt(cut_some, 1000);
+}
+
+Test(chunk, split_finds_no_cut_inside_one_word)
+{
+    cr_assert_eq(jr_wc_split((const uint8_t *)"abc", 3, 0), 0);
+    cr_assert_eq(jr_wc_split((const uint8_t *)"ab cd", 5, 0), 3);
+    cr_assert_eq(jr_wc_split((const uint8_t *)"ab \xc3\xa9\xc3", 6, 0), 3);
+    cr_assert_eq(jr_wc_split((const uint8_t *)"ab\xe2\x80\x99"
+                                              "cd",
+                             7, 0),
+                 5);
+}
+
+Test(job, orders_by_count_then_by_word_bytes)
+{
+    jr_cmp_fn cmp = jr_job_wordcount.cmp;
+    cr_assert_lt(cmp("b", 1, 5, "a", 1, 4), 0);
+    cr_assert_gt(cmp("a", 1, 4, "b", 1, 5), 0);
+    cr_assert_lt(cmp("a", 1, 4, "b", 1, 4), 0);
+    cr_assert_lt(cmp("ab", 2, 4, "abc", 3, 4), 0);
+    cr_assert_lt(cmp("z", 1, 1, "\xc3\xa9", 2, 1), 0);
+    cr_assert_eq(cmp("", 0, 1, "", 0, 1), 0);
+    cr_assert_str_eq(jr_job_wordcount.name, "wordcount");
+    cr_assert_null(jr_job_wordcount.combine);
+    cr_assert_geq(jr_job_wordcount.lookback, 4);
+}
+
+/*-************************************
+ *  The combining table
+ **************************************/
+static uint64_t max_of(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+Test(table, sums_the_values_of_a_key_by_default)
+{
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    cr_assert_eq(jr_table_add(t, "a", 1, 1), 0);
+    cr_assert_eq(jr_table_add(t, "a", 1, 2), 0);
+    cr_assert_eq(jr_table_add(t, "a longer key than eight", 23, 3), 0);
+    cr_assert_eq(jr_table_add(t, "a longer key than eight", 23, 4), 0);
+    cr_assert_eq(jr_table_add(t, "", 0, 5), 0);
+    cr_assert_eq(jr_table_count(t), 3);
+    cr_assert_eq(jr_table_key_bytes(t), 24);
+    char *got = tsv_of(t);
+    cr_assert_str_eq(got, "7\ta longer key than eight\n5\t\n3\ta\n");
+    free(got);
+    jr_table_destroy(&t);
+    jr_table_destroy(&t); /* NULL: a no-op */
+    jr_table_destroy(NULL);
+}
+
+Test(table, combines_with_the_given_function)
+{
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, max_of), 0);
+    cr_assert_eq(jr_table_add(t, "k", 1, 3), 0);
+    cr_assert_eq(jr_table_add(t, "k", 1, 9), 0);
+    cr_assert_eq(jr_table_add(t, "k", 1, 4), 0);
+    size_t cur = 0, klen;
+    const void *key;
+    uint64_t v, h;
+    cr_assert_eq(jr_table_next(t, &cur, &key, &klen, &v, &h), 1);
+    cr_assert_eq(v, 9);
+    cr_assert_eq(h, jr_hash("k", 1));
+    cr_assert_eq(jr_table_next(t, &cur, &key, &klen, &v, &h), 0);
+    jr_table_destroy(&t);
+}
+
+Test(table, grows_and_keeps_every_key_of_every_length)
+{
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    char key[64];
+    size_t n = 200000, bytes = 0;
+    for (int pass = 1; pass <= 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            int len = snprintf(key, sizeof key, "%zx%.*s", i, (int)(i % 40),
+                               "----------------------"
+                               "--------------------");
+            cr_assert_eq(jr_table_add_hashed(t, jr_hash(key, (size_t)len), key,
+                                             (size_t)len, i),
+                         0);
+            if (pass == 1)
+                bytes += (size_t)len;
+        }
+    cr_assert_eq(jr_table_count(t), n);
+    cr_assert_eq(jr_table_key_bytes(t), bytes);
+    size_t cur = 0, klen, seen = 0;
+    const void *k;
+    uint64_t v, h;
+    while (jr_table_next(t, &cur, &k, &klen, &v, &h)) {
+        char copy[64];
+        memcpy(copy, k, klen);
+        copy[klen] = '\0';
+        size_t i = strtoull(copy, NULL, 16); /* stops at the first '-' */
+        cr_assert_eq(v, 2 * i);
+        cr_assert_eq(h, jr_hash(k, klen));
+        seen++;
+    }
+    cr_assert_eq(seen, n);
+    jr_table_clear(t);
+    cr_assert_eq(jr_table_count(t), 0);
+    cr_assert_eq(jr_table_key_bytes(t), 0);
+    cr_assert_eq(jr_table_add(t, "again", 5, 1), 0);
+    cr_assert_eq(jr_table_count(t), 1);
+    jr_table_destroy(&t);
+}
+
+Test(table, keeps_keys_apart_when_their_hashes_collide)
+{
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    /* Every key gets the same hash: one probe chain, through a growth. */
+    char key[32];
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < 3000; i++) {
+            int len = snprintf(key, sizeof key, i % 2 ? "%d" : "%020d", i);
+            cr_assert_eq(jr_table_add_hashed(t, 42, key, (size_t)len, 1), 0);
+        }
+    cr_assert_eq(jr_table_count(t), 3000);
+    size_t cur = 0, klen;
+    const void *k;
+    uint64_t v, h;
+    while (jr_table_next(t, &cur, &k, &klen, &v, &h)) {
+        cr_assert_eq(v, 2);
+        cr_assert_eq(h, 42);
+    }
+    jr_table_destroy(&t);
+}
+
+Test(table, hashes_keys_that_differ_anywhere_differently)
+{
+    uint8_t a[300] = {0}, b[300] = {0};
+    for (size_t len = 0; len < sizeof a; len++) {
+        cr_assert_eq(jr_hash(a, len), jr_hash(b, len));
+        cr_assert_neq(jr_hash(a, len), jr_hash(a, len + 1));
+        for (size_t i = 0; i < len; i++) {
+            b[i] = 1;
+            cr_assert_neq(jr_hash(a, len), jr_hash(b, len), "%zu/%zu", i, len);
+            b[i] = 0;
+        }
+    }
+}
+
+/*-************************************
+ *  Against the Python reference
+ **************************************/
+static jr_table *ref_whole, *ref_chunked;
+static uint64_t ref_rng = 12345;
+
+static int count_file(const char *path, const struct stat *st, int type,
+                      struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (type != FTW_F)
+        return 0; /* directories, and links, which the reference skips */
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    size_t len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(len + 1);
+    cr_assert_eq(fread(buf, 1, len, f), len);
+    fclose(f);
+
+    jr_wc_scan s;
+    jr_wc_scan_init(&s, bag_add, ref_whole);
+    cr_assert_eq(jr_wc_scan_feed(&s, buf, len), 0);
+    cr_assert_eq(jr_wc_scan_finish(&s), 0);
+    jr_wc_scan_fini(&s);
+
+    /* The same file in chunks of a random size, as the engine cuts it. */
+    size_t step = 1 + rnd(&ref_rng) % 5000, cuts[4096], n = 0;
+    for (size_t at = 0; at < len && n < 4095; at += step)
+        cuts[n++] = at;
+    cuts[n++] = len;
+    if (n == 1)
+        cuts[n++] = len;
+    count_chunks(ref_chunked, buf, len, cuts, n, &ref_rng, 0);
+    free(buf);
+    return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type,
+                      struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *out = NULL;
+    size_t len = 0, cap = 0, n;
+    char buf[65536];
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = 2 * (len + n + 1);
+            out = realloc(out, cap);
+        }
+        memcpy(out + len, buf, n);
+        len += n;
+    }
+    fclose(f);
+    if (!out)
+        out = calloc(1, 1);
+    out[len] = '\0';
+    return out;
+}
+
+Test(reference, scanner_agrees_with_the_python_reference_on_a_corpus,
+     .timeout = 300)
+{
+    const char *py = JR_PYTHON;
+    if (!py[0] || access(py, X_OK) != 0)
+        cr_skip_test("python3 was not found at configure time");
+    char dir[] = "/tmp/jr-wordcount-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char cmd[4096], corpus[64], ref[64];
+    snprintf(corpus, sizeof corpus, "%s/corpus", dir);
+    snprintf(ref, sizeof ref, "%s/ref.tsv", dir);
+    snprintf(cmd, sizeof cmd,
+             "'%s' '%s/tests/ref/gen_corpus.py' --seed 2024 --size 700000 "
+             "'%s' && '%s' '%s/tests/ref/wordcount_ref.py' '%s' > '%s'",
+             py, JR_SOURCE_DIR, corpus, py, JR_SOURCE_DIR, corpus, ref);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+
+    cr_assert_eq(jr_table_new(&ref_whole, NULL), 0);
+    cr_assert_eq(jr_table_new(&ref_chunked, NULL), 0);
+    cr_assert_eq(nftw(corpus, count_file, 16, FTW_PHYS), 0);
+    char *want = read_all(ref);
+    char *whole = tsv_of(ref_whole), *chunked = tsv_of(ref_chunked);
+    cr_assert_gt(strlen(want), 10000);
+    cr_expect(strcmp(whole, want) == 0,
+              "the scanner and wordcount_ref.py differ on %s", corpus);
+    cr_expect(strcmp(chunked, want) == 0,
+              "chunked counts and wordcount_ref.py differ on %s", corpus);
+    int same = strcmp(whole, want) == 0 && strcmp(chunked, want) == 0;
+    free(want);
+    free(whole);
+    free(chunked);
+    jr_table_destroy(&ref_whole);
+    jr_table_destroy(&ref_chunked);
+    if (same) /* keep the corpus of a failure to look at */
+        nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
