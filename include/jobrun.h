@@ -126,6 +126,11 @@ typedef struct jr_pool jr_pool;
  *  @return 0, or -errno from fork()/socketpair(). */
 JR_API int jr_init(void);
 
+/* jr_fini() :
+ *  Stop the fork server jr_init() started (pools already running keep
+ *  theirs).  Optional; harmless without jr_init(). */
+JR_API void jr_fini(void);
+
 /* jr_pool_new() :
  *  Start opts->workers worker processes (opts may be NULL: defaults) and
  *  return once every worker has reported ready.

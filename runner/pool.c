@@ -66,9 +66,6 @@ static int make_ctl(jr_pool *p)
         rc = jr_shm_create(&p->ctl_seg, name, len);
     if (rc < 0)
         return rc;
-    /* Everyone who needs it inherits the mapping through fork: the name
-     * can go at once, so a crash cannot leak it. */
-    jr_shm_unlink(&p->ctl_seg);
     jr_ctl *c = p->ctl_seg.base;
     memset(c, 0, len);
     c->magic = JR_CTL_MAGIC;
@@ -169,9 +166,13 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
     /* The fork server first: it must not inherit our ZeroMQ context. */
     jr_worker_args args = {.endpoint = p->endpoint, .ctl = p->ctl,
                            .liveness_ms = p->opts.liveness_ms};
-    rc = jr_spawn_start(&p->sp, &args);
+    rc = jr_spawn_start(&p->sp, &args, p->ctl_seg.name);
     if (rc < 0)
         goto fail;
+    /* The fork server has the control segment mapped (inherited, or
+     * attached when it came from the zygote), and every worker inherits
+     * it from there: the name can go, so no crash can leak it. */
+    jr_shm_unlink(&p->ctl_seg);
     rc = make_router(p);
     if (rc < 0)
         goto fail;

@@ -27,6 +27,7 @@
 typedef struct jr_spawner {
     pid_t pid; /* the fork server; 0 when not running */
     int fd;    /* our end of its socketpair */
+    int child; /* forked by us (else by the zygote, which reaps it) */
 } jr_spawner;
 
 typedef struct jr_spawn_event {
@@ -36,9 +37,23 @@ typedef struct jr_spawn_event {
     int status;   /* EXITED: waitpid status */
 } jr_spawn_event;
 
-/* Fork the server (call before creating any ZeroMQ context).
- * @return 0 or -errno. */
-int jr_spawn_start(jr_spawner *sp, const jr_worker_args *args);
+/* Start the server (call before creating any ZeroMQ context): from the
+ * zygote when jr_init() ran, else by fork().  ctl_name names the control
+ * segment (the zygote's copy must attach it); it may be unlinked once
+ * this returns.  @return 0, JR_ESPAWN, or -errno. */
+int jr_spawn_start(jr_spawner *sp, const jr_worker_args *args,
+                   const char *ctl_name);
+/* Serve as the fork server on fd; never returns (the zygote's child). */
+void jr_spawn_serve(int fd, const jr_worker_args *args)
+    __attribute__((noreturn));
+
+/*-************************************
+ *  Zygote (zygote.c): jr_init()'s early copy of the process
+ **************************************/
+int jr_zygote_active(void);
+/* Ask the zygote for a fork server; *fd is our end of its socket. */
+int jr_zygote_spawner(const jr_worker_args *args, const char *ctl_name,
+                      pid_t *pid, int *fd);
 int jr_spawn_worker(jr_spawner *sp, unsigned slot, unsigned gen);
 int jr_spawn_kill(jr_spawner *sp, pid_t pid, int sig);
 /* @return 1 with an event, 0 when none is waiting, JR_ESPAWN when the

@@ -22,7 +22,7 @@
 
 #include "runner/runner.h"
 
-enum { OP_SPAWN = 1, OP_KILL, OP_QUIT, OP_SPAWNED, OP_EXITED };
+enum { OP_SPAWN = 1, OP_KILL, OP_QUIT, OP_SPAWNED, OP_EXITED, OP_READY };
 
 typedef struct rec {
     uint32_t op;
@@ -133,9 +133,11 @@ static void spawn_one(server *s, const rec *req)
     send_rec(s->fd, &r);
 }
 
-static void server_main(int fd, pid_t master, const jr_worker_args *args)
+static __attribute__((noreturn)) void
+server_main(int fd, pid_t parent, const jr_worker_args *args)
 {
     server s = {.fd = fd, .args = *args};
+    pid_t master = parent;
 
     /* Keep only what the server and its workers need: the socket to the
      * master and the standard streams.  Inherited sockets of the host
@@ -152,6 +154,7 @@ static void server_main(int fd, pid_t master, const jr_worker_args *args)
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL); /* the zygote ignores it; we reap */
 
     sigset_t chld;
     sigemptyset(&chld);
@@ -160,6 +163,9 @@ static void server_main(int fd, pid_t master, const jr_worker_args *args)
     s.sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     if (s.sfd < 0)
         _exit(JR_WEXIT_SETUP);
+    rec ready = {.op = OP_READY, .pid = getpid()};
+    if (send_rec(fd, &ready) < 0)
+        _exit(JR_WEXIT_ORPHAN);
 
     for (;;) {
         struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
@@ -199,8 +205,42 @@ static void server_main(int fd, pid_t master, const jr_worker_args *args)
 
 /* ---- the master's side ------------------------------------------------ */
 
-int jr_spawn_start(jr_spawner *sp, const jr_worker_args *args)
+void jr_spawn_serve(int fd, const jr_worker_args *args)
 {
+    server_main(fd, getppid(), args);
+}
+
+/* Wait (bounded) for the server's READY: from then on it has what it
+ * needs (the control segment mapped), and the master may unlink names. */
+static int wait_ready(jr_spawner *sp)
+{
+    struct pollfd p = {.fd = sp->fd, .events = POLLIN};
+    int n;
+    do
+        n = poll(&p, 1, 5000);
+    while (n < 0 && errno == EINTR);
+    rec r;
+    if (n <= 0 || recv(sp->fd, &r, sizeof r, 0) != (ssize_t)sizeof r ||
+        r.op != OP_READY)
+        return JR_ESPAWN;
+    return 0;
+}
+
+int jr_spawn_start(jr_spawner *sp, const jr_worker_args *args,
+                   const char *ctl_name)
+{
+    sp->pid = 0;
+    sp->fd = -1;
+    sp->child = 0;
+    int rc;
+    if (jr_zygote_active()) {
+        /* jr_init() ran: the server comes from the zygote, an early copy
+         * of this process with no threads, not from us. */
+        rc = jr_zygote_spawner(args, ctl_name, &sp->pid, &sp->fd);
+        if (rc == 0 && (rc = wait_ready(sp)) < 0)
+            jr_spawn_stop(sp, 0);
+        return rc;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
@@ -219,7 +259,10 @@ int jr_spawn_start(jr_spawner *sp, const jr_worker_args *args)
     close(sv[1]);
     sp->pid = pid;
     sp->fd = sv[0];
-    return 0;
+    sp->child = 1;
+    if ((rc = wait_ready(sp)) < 0)
+        jr_spawn_stop(sp, 0);
+    return rc;
 }
 
 int jr_spawn_worker(jr_spawner *sp, unsigned slot, unsigned gen)
@@ -263,25 +306,26 @@ void jr_spawn_stop(jr_spawner *sp, unsigned grace_ms)
     send_rec(sp->fd, &r);
     /* The server needs grace_ms plus the time to reap; past that it is
      * stuck (or stopped) and is killed: its workers follow through
-     * PR_SET_PDEATHSIG. */
+     * PR_SET_PDEATHSIG.  Its exit closes its end: EOF here. */
     uint64_t end = jr_now_ms() + grace_ms + 1000;
-    int st;
     for (;;) {
-        pid_t w = waitpid(sp->pid, &st, WNOHANG);
-        if (w == sp->pid || (w < 0 && errno == ECHILD))
-            break;
-        if (jr_now_ms() >= end) {
-            kill(sp->pid, SIGKILL);
-            while (waitpid(sp->pid, &st, 0) < 0 && errno == EINTR)
-                ;
-            break;
-        }
         struct pollfd p = {.fd = sp->fd, .events = POLLIN};
-        if (poll(&p, 1, 5) > 0) {
-            char buf[64];
-            while (recv(sp->fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
-                ;
+        int64_t left = (int64_t)end - (int64_t)jr_now_ms();
+        if (left <= 0) {
+            kill(sp->pid, SIGKILL);
+            break;
         }
+        if (poll(&p, 1, (int)left) > 0) {
+            char buf[64];
+            ssize_t n = recv(sp->fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                break;
+        }
+    }
+    if (sp->child) {
+        int st;
+        while (waitpid(sp->pid, &st, 0) < 0 && errno == EINTR)
+            ;
     }
     close(sp->fd);
     sp->fd = -1;
