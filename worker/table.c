@@ -4,10 +4,11 @@
  * Open addressing with linear probing over a power-of-two array, kept at
  * most 70% full.  Each entry holds the key's full 64-bit hash, its value,
  * its length and either the key itself (8 bytes or fewer: most words) or
- * the key's offset in an arena where longer keys lie end to end.  A lookup
- * compares the stored hash first, then the length, then the bytes, so a
- * probe that meets another key almost never touches key memory.  This is
- * the hot path of wordcount: one lookup per word of the input.
+ * the key's offset in an arena where longer keys lie end to end.  A probe
+ * compares the stored hash first, then the length, then the bytes: a
+ * short key as one word in the entry, a long one in the arena, which a
+ * probe that meets another key almost never reads.  This is the hot path
+ * of wordcount: one lookup per word of the input.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,24 @@ struct jr_table {
     size_t alen, acap;
     size_t key_bytes;      /* bytes of every key, inline ones included */
     jr_combine_fn combine; /* NULL: sum */
+    uint64_t seed;         /* mixed into slot indices, per table */
+    unsigned shift;        /* 64 - log2(cap) */
 };
+
+/* Where hash h starts probing.  Every table mixes in a seed of its own:
+ * a reducer fills its table in the order another table's slots yield
+ * keys, and with one shared index function that order would pile them
+ * into long runs of linear probing (Rust's HashMap had this bug). */
+static inline size_t slot_at(uint64_t h, uint64_t seed, unsigned shift)
+{
+    /* The high bits of the product depend on every bit of h. */
+    return (size_t)(((h ^ seed) * 0x9e3779b97f4a7c15ull) >> shift);
+}
+
+static inline size_t slot_of(const jr_table *t, uint64_t h)
+{
+    return slot_at(h, t->seed, t->shift);
+}
 
 /*-************************************
  *  Hashing
@@ -52,12 +70,28 @@ struct jr_table {
 #define P2 0x8ebc6af09c88c6e3ull
 #define P3 0x589965cc75374cc3ull
 
-__extension__ typedef unsigned __int128 u128;
+/* The 128-bit product of a and b, as lo and hi halves. */
+static inline void mul128(uint64_t a, uint64_t b, uint64_t *lo, uint64_t *hi)
+{
+#if defined(__SIZEOF_INT128__)
+    __extension__ unsigned __int128 r = (unsigned __int128)a * b;
+    *lo = (uint64_t)r;
+    *hi = (uint64_t)(r >> 64);
+#else
+    /* Schoolbook on 32-bit halves, for targets without __int128. */
+    uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+    *lo = (mid << 32) | (uint32_t)ll;
+    *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+#endif
+}
 
 static inline uint64_t mum(uint64_t a, uint64_t b)
 {
-    u128 r = (u128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
+    uint64_t lo, hi;
+    mul128(a, b, &lo, &hi);
+    return lo ^ hi;
 }
 
 static inline uint64_t rd64(const uint8_t *p)
@@ -97,8 +131,9 @@ static inline uint64_t pack(const uint8_t *p, size_t len)
  * folded by two multiplies. */
 static inline uint64_t fold(uint64_t a, uint64_t b, size_t len, uint64_t seed)
 {
-    u128 r = (u128)(a ^ P1) * (b ^ seed);
-    return mum((uint64_t)r ^ P0 ^ (uint64_t)len, (uint64_t)(r >> 64) ^ P1);
+    uint64_t lo, hi;
+    mul128(a ^ P1, b ^ seed, &lo, &hi);
+    return mum(lo ^ P0 ^ (uint64_t)len, hi ^ P1);
 }
 
 static inline uint64_t seed_of(size_t len)
@@ -199,8 +234,11 @@ int jr_table_new(jr_table **out, jr_combine_fn combine)
         return JR_ENOMEM;
     }
     t->cap = FIRST_CAP;
+    t->shift = 64 - 10; /* FIRST_CAP is 2^10 */
     t->grow_at = FIRST_CAP / 10 * 7;
     t->combine = combine;
+    static uint64_t tables; /* one process builds few tables */
+    t->seed = (++tables * 0xd6e8feb86659fd93ull) ^ (uint64_t)(uintptr_t)t;
     *out = t;
     return 0;
 }
@@ -229,7 +267,7 @@ static int grow(jr_table *t)
         const ent *e = &t->ents[i];
         if (e->len == EMPTY)
             continue;
-        size_t j = (size_t)e->hash & mask;
+        size_t j = slot_at(e->hash, t->seed, t->shift - 1);
         while (ne[j].len != EMPTY)
             j = (j + 1) & mask;
         ne[j] = *e;
@@ -237,6 +275,7 @@ static int grow(jr_table *t)
     free(t->ents);
     t->ents = ne;
     t->cap = cap;
+    t->shift--;
     t->grow_at = cap / 10 * 7;
     return 0;
 }
@@ -251,7 +290,7 @@ static int insert(jr_table *t, size_t i, uint64_t h, const void *key,
         if (rc < 0)
             return rc;
         size_t mask = t->cap - 1;
-        i = (size_t)h & mask;
+        i = slot_of(t, h);
         while (t->ents[i].len != EMPTY)
             i = (i + 1) & mask;
     }
@@ -277,7 +316,7 @@ static int insert(jr_table *t, size_t i, uint64_t h, const void *key,
 static inline int add_short(jr_table *t, uint64_t h, uint64_t k,
                             const void *key, size_t klen, uint64_t v)
 {
-    size_t mask = t->cap - 1, i = (size_t)h & mask;
+    size_t mask = t->cap - 1, i = slot_of(t, h);
     for (;;) {
         ent *e = &t->ents[i];
         if ((e->hash == h) & (e->key == k) & (e->len == klen)) {
@@ -290,14 +329,23 @@ static inline int add_short(jr_table *t, uint64_t h, uint64_t k,
     }
 }
 
+/* Keys of 9 to 16 bytes, common words among them, compare as two
+ * overlapping words and not by a call. */
+static inline int long_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    if (len <= 16)
+        return (rd64(a) == rd64(b)) & (rd64(a + len - 8) == rd64(b + len - 8));
+    return memcmp(a, b, len) == 0;
+}
+
 static int add_long(jr_table *t, uint64_t h, const void *key, size_t klen,
                     uint64_t v)
 {
-    size_t mask = t->cap - 1, i = (size_t)h & mask;
+    size_t mask = t->cap - 1, i = slot_of(t, h);
     for (;;) {
         ent *e = &t->ents[i];
         if (e->hash == h && e->len == klen &&
-            memcmp(t->arena + e->key, key, klen) == 0) {
+            long_eq(t->arena + e->key, key, klen)) {
             COMBINE(t, e, v);
             return 0;
         }
