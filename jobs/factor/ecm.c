@@ -119,20 +119,30 @@ static inline pt dadd(const jr_mont64 *m, pt p, pt q, pt diff)
     return r;
 }
 
-/* [k]p into *r0 and [k+1]p into *r1, k >= 1.  The ladder swaps without
- * branches: the bits of k would mispredict half the time. */
+/* Swap a and b when bit is 1, without a branch: the bits of a ladder's
+ * scalar would mispredict half the time. */
+static inline void cswap(pt *a, pt *b, uint64_t bit)
+{
+    uint64_t mask = 0 - bit;
+    uint64_t tx = (a->x ^ b->x) & mask, tz = (a->z ^ b->z) & mask;
+    a->x ^= tx;
+    b->x ^= tx;
+    a->z ^= tz;
+    b->z ^= tz;
+}
+
+/* Montgomery's ladder: [k]p into *r0 and [k+1]p into *r1, k >= 1.  The
+ * pair (a, b) = ([j]p, [j+1]p) always differs by p, which dadd needs. */
 static void ladder(const jr_mont64 *m, pt p, uint64_t k, uint64_t a24, pt *r0,
                    pt *r1)
 {
     pt a = p, b = dbl(m, p, a24);
     for (int i = 62 - __builtin_clzll(k); i >= 0; i--) {
-        uint64_t mask = 0 - ((k >> i) & 1);
-        uint64_t tx = (a.x ^ b.x) & mask, tz = (a.z ^ b.z) & mask;
-        a.x ^= tx, b.x ^= tx, a.z ^= tz, b.z ^= tz;
+        uint64_t bit = (k >> i) & 1;
+        cswap(&a, &b, bit);
         b = dadd(m, b, a, p);
         a = dbl(m, a, a24);
-        tx = (a.x ^ b.x) & mask, tz = (a.z ^ b.z) & mask;
-        a.x ^= tx, b.x ^= tx, a.z ^= tz, b.z ^= tz;
+        cswap(&a, &b, bit);
     }
     *r0 = a;
     *r1 = b;
@@ -147,7 +157,10 @@ static uint64_t inverse(uint64_t x, uint64_t n, uint64_t *g)
     while (r1 != 0) {
         uint64_t q = r0 / r1, r = r0 - q * r1;
         i128 t = t0 - (i128)q * t1;
-        r0 = r1, r1 = r, t0 = t1, t1 = t;
+        r0 = r1;
+        r1 = r;
+        t0 = t1;
+        t1 = t;
     }
     *g = r0;
     if (r0 != 1)

@@ -1,7 +1,8 @@
 /*
  * factor.c - the driver: trial division by the small-prime table, then
- * probable-prime tests and splitting by rho (and, above 2^64, by the
- * quadratic sieve) until every piece is prime; factors come out sorted.
+ * probable-prime tests and splitting until every piece is prime: rho or
+ * ECM below 2^64, a bounded rho then the quadratic sieve above.  Factors
+ * come out sorted.
  *
  * Every piece handed to split64()/split128() has no prime factor below
  * JR_FACTOR_TRIAL, so a piece below JR_FACTOR_TRIAL^2 is prime without a
@@ -13,11 +14,10 @@
 
 #define T2 ((uint64_t)JR_FACTOR_TRIAL * JR_FACTOR_TRIAL)
 
-/* Pieces below this go to rho, whose sqrt(p) steps are cheap there;
- * above, to ECM. */
-#ifndef ECM_ABOVE
+/* Pieces below 2^40 go to rho, whose sqrt(p) steps are cheap there (p is
+ * below 2^20); bigger ones to ECM, which needs a few dozen curves of a few
+ * thousand products for p near 2^32 where rho needs 2^16 steps and more. */
 #define ECM_ABOVE ((uint64_t)1 << 40)
-#endif
 
 /* Rho steps tried on a piece above 2^64 before the sieve: a third of the
  * sieve's time for that size (measured: 1 ms at 72 bits, 30 ms at 128),
@@ -182,11 +182,15 @@ static int piece128(flist *l, jr_u128 n)
     return split128(l, n);
 }
 
-/* n = r^k for k >= 2: factor r once, then repeat its factors. */
+/* n = r^k for k >= 2: factor r once, then repeat its factors.  Prime k
+ * up to 7 are enough: r^9 is (r^3)^3, and r >= JR_FACTOR_TRIAL makes
+ * r^11 > 2^128.  The sieve cannot split a perfect power. */
 static int power128(flist *l, jr_u128 n, int *done)
 {
+    static const unsigned ks[] = {2, 3, 5, 7};
     *done = 0;
-    for (unsigned k = 2; k <= 10; k++) { /* JR_FACTOR_TRIAL^11 > 2^128 */
+    for (unsigned ik = 0; ik < sizeof ks / sizeof *ks; ik++) {
+        unsigned k = ks[ik];
         jr_u128 r = jr_iroot128(n, k), acc = 1;
         for (unsigned i = 0; i < k; i++)
             acc *= r;
@@ -220,7 +224,8 @@ static int split128(flist *l, jr_u128 n)
         rc = jr_factor_qs(n, &d);
         if (rc == JR_ENOMEM)
             return rc;
-        /* The sieve came back empty handed: rho, unbounded, cannot. */
+        /* The sieve came back empty handed (never seen): unbounded rho,
+         * slow but sure. */
         for (uint64_t c = 2; rc < 0 && (d == 1 || d == n); c++) {
             d = jr_factor_rho128(n, c, 0);
             if (d != 1 && d != n)

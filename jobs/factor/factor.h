@@ -182,8 +182,9 @@ jr_u128 jr_mont128_pow(const jr_mont128 *m, jr_u128 a, jr_u128 e);
  * limit that make divisibility one multiply and one compare:
  *   p divides n  <=>  n * p^-1 mod 2^w <= (2^w - 1) / p.
  * Numbers below 2^32 are divided by every prime below 2^16, eight at a
- * time (AVX2 when the CPU has it), so they need no other method; bigger
- * ones by the primes below JR_FACTOR_TRIAL, then rho, ECM or the sieve.
+ * time (AVX2 when the CPU has it, else 4-lane vectors), so they need no
+ * other method; bigger ones by the primes below JR_FACTOR_TRIAL, then
+ * rho, ECM or the sieve.
  * Built on first use, read-only after; thread-safe. */
 #define JR_FACTOR_TRIAL 4096
 typedef struct jr_factor_primes {
@@ -309,10 +310,10 @@ int jr_factor_tok_end(const jr_factor_tok *t, jr_u128 *value);
 /* The message for a token that jr_factor_tok_end() refused with err:
  *   'TOKEN' is not a valid positive integer
  *   'TOKEN' is too large to factor (2^128 or more)
- * TOKEN with \xHH for bytes outside printable ASCII, \\ and \'.  Past
- * JR_FACTOR_KEEP bytes it is cut, with "..." and " (N bytes)" after the
- * closing quote.  Writes at most cap bytes with the NUL.  @return the
- * length. */
+ * TOKEN with \xHH for bytes outside printable ASCII, \\ and \'.  A token
+ * longer than JR_FACTOR_KEEP bytes shows its first JR_FACTOR_KEEP and
+ * "...", and " (N bytes)" follows the closing quote.  Writes at most cap
+ * bytes with the NUL.  @return the length written. */
 size_t jr_factor_tok_message(const jr_factor_tok *t, int err, char *buf,
                              size_t cap);
 

@@ -124,7 +124,7 @@ static void put(out *o, const char *s, size_t n)
             o->buf[o->len] = s[i];
 }
 
-static void puts_(out *o, const char *s)
+static void put_str(out *o, const char *s)
 {
     put(o, s, strlen(s));
 }
@@ -135,7 +135,7 @@ size_t jr_factor_tok_message(const jr_factor_tok *t, int err, char *buf,
     static const char hex[] = "0123456789abcdef";
     out o = {buf, cap, 0};
     size_t shown = t->len < JR_FACTOR_KEEP ? (size_t)t->len : JR_FACTOR_KEEP;
-    puts_(&o, "'");
+    put_str(&o, "'");
     for (size_t i = 0; i < shown; i++) {
         uint8_t c = t->keep[i];
         char e[4] = {'\\', (char)c, 0, 0};
@@ -153,14 +153,14 @@ size_t jr_factor_tok_message(const jr_factor_tok *t, int err, char *buf,
     if (t->len > JR_FACTOR_KEEP) {
         char num[48];
         size_t n = jr_u128_format(num, t->len);
-        puts_(&o, "...' (");
+        put_str(&o, "...' (");
         put(&o, num, n);
-        puts_(&o, " bytes)");
+        put_str(&o, " bytes)");
     } else {
-        puts_(&o, "'");
+        put_str(&o, "'");
     }
-    puts_(&o, err == JR_ERANGE ? " is too large to factor (2^128 or more)"
-                               : " is not a valid positive integer");
+    put_str(&o, err == JR_ERANGE ? " is too large to factor (2^128 or more)"
+                                 : " is not a valid positive integer");
     if (cap > 0)
         buf[o.len < cap ? o.len : cap - 1] = '\0';
     return o.len < cap ? o.len : cap > 0 ? cap - 1 : 0;

@@ -72,7 +72,10 @@ static uint32_t invmod32(uint32_t a, uint32_t p)
     while (r1) {
         uint32_t q = r0 / r1, r = r0 - q * r1;
         int64_t t = t0 - (int64_t)q * t1;
-        r0 = r1, r1 = r, t0 = t1, t1 = t;
+        r0 = r1;
+        r1 = r;
+        t0 = t1;
+        t1 = t;
     }
     return (uint32_t)(t0 < 0 ? t0 + p : t0);
 }
@@ -85,8 +88,10 @@ static uint32_t sqrtmod32(uint32_t a, uint32_t p)
     if (p % 4 == 3)
         return powmod32(a, (p + 1) / 4, p);
     uint32_t q = p - 1, s = 0, z = 2;
-    while (!(q & 1))
-        q >>= 1, s++;
+    while (!(q & 1)) {
+        q >>= 1;
+        s++;
+    }
     while (powmod32(z, (p - 1) / 2, p) != p - 1)
         z++;
     uint64_t c = powmod32(z, q, p), r = powmod32(a, (q + 1) / 2, p);
@@ -98,7 +103,10 @@ static uint32_t sqrtmod32(uint32_t a, uint32_t p)
         uint64_t b = c;
         for (uint32_t j = 0; j + i + 1 < s; j++)
             b = b * b % p;
-        r = r * b % p, c = b * b % p, t = t * c % p, s = i;
+        r = r * b % p;
+        c = b * b % p;
+        t = t * c % p;
+        s = i;
     }
     return (uint32_t)r;
 }
@@ -136,7 +144,8 @@ static int jacobi32(uint32_t a, uint32_t p)
                 t = -t;
         }
         uint32_t x = a;
-        a = p, p = x;
+        a = p;
+        p = x;
         if ((a & 3) == 3 && (p & 3) == 3)
             t = -t;
         a %= p;
