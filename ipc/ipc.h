@@ -44,10 +44,18 @@ enum jr_msg_type {
     JR_MSG_REDUCED,    /* w->m: sorted run written (payload: seg index) */
     JR_MSG_STOP,       /* m->w: exit now */
     JR_MSG_JOB,        /* m->w: the job of the next tasks (payload: job) */
+    JR_MSG_TASKS,      /* m->w: several TASKs in one frame (see below) */
+    JR_MSG_DONES,      /* w->m: several DONEs in one frame */
     JR_MSG_TYPE_MAX_
 };
 
 #define JR_MSGF_LZ4 0x1u /* payload is LZ4-packed */
+
+/* TASKS and DONES carry records {u64 task, u32 attempt, u32 len, bytes},
+ * each one the payload a TASK or DONE would have had: tiny tasks then
+ * cost a fraction of a message each, while every task keeps its own
+ * (task, attempt) fence. */
+#define JR_REC_MSG_HDR 16
 
 /* A decoded message; payload points into the frame it came from. */
 typedef struct jr_msg {

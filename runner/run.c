@@ -102,50 +102,72 @@ static int send_job(jr_run *r, unsigned i)
     return rc;
 }
 
+/* Hand pending tasks to workers with free credit: all the tasks one
+ * worker gets now travel in one frame (TASKS), so tiny tasks do not each
+ * pay a message's worth of context switches. */
 static void dispatch(jr_run *r)
 {
     jr_pool *p = r->p;
-    jr_buf b = {0};
-    for (int progress = 1; progress && r->qlen > 0;) {
-        progress = 0;
-        for (unsigned i = 0; i < p->nworkers && r->qlen > 0; i++) {
-            jr_wslot *w = &p->w[i];
-            if (w->state != JR_W_READY || w->nheld >= JR_CREDIT || w->busy ||
-                w->kill_why)
-                continue;
-            if (w->run != p->run_id && send_job(r, i) < 0)
-                continue;
+    jr_buf b = {0}, one = {0};
+    for (unsigned i = 0; i < p->nworkers && r->qlen > 0 && !r->rc; i++) {
+        jr_wslot *w = &p->w[i];
+        if (w->state != JR_W_READY || w->nheld >= JR_CREDIT || w->busy ||
+            w->kill_why)
+            continue;
+        if (w->run != p->run_id && send_job(r, i) < 0)
+            continue;
+        b.len = 0;
+        unsigned n = 0;
+        size_t first = 0;
+        while (w->nheld < JR_CREDIT && r->qlen > 0) {
             size_t ti = r->q[r->qhead];
             task *t = &r->t[ti];
             if (r->ordered && t->kind != JR_TASK_REDUCE &&
                 ti >= r->next_deliver + r->window)
-                goto out;
+                break;
+            if (t->kind == JR_TASK_REDUCE && n > 0)
+                break; /* REDUCE travels alone */
             unqueue(r);
             t->attempt++;
             t->state = T_RUNNING;
             t->worker = (int32_t)i;
-            if (jr_task_encode(r, t, &b) < 0) {
+            w->held[w->nheld++] = ti;
+            if (jr_task_encode(r, t, &one) < 0 ||
+                jr_buf_put_u64(&b, ti) < 0 ||
+                jr_buf_put_u32(&b, t->attempt) < 0 ||
+                jr_buf_put_u32(&b, (uint32_t)one.len) < 0 ||
+                jr_buf_append(&b, one.data, one.len) < 0) {
                 fatal(r, JR_ENOMEM);
                 goto out;
             }
-            uint8_t type = t->kind == JR_TASK_REDUCE ? JR_MSG_REDUCE
-                                                     : JR_MSG_TASK;
-            if (jr_pool_send(p, i, type, ti, t->attempt, b.data, b.len,
-                             JR_MSGF_LZ4) < 0) {
-                /* The worker is going away (ROUTER_MANDATORY says it is
-                 * unreachable): its death will follow; retry elsewhere. */
-                t->state = T_PENDING;
-                t->worker = -1;
-                jr_run_queue(r, ti, 1);
-                jr_pool_kill(p, i, "unreachable");
-                continue;
-            }
-            w->held[w->nheld++] = ti;
-            progress = 1;
+            if (n++ == 0)
+                first = ti;
+            if (t->kind == JR_TASK_REDUCE)
+                break;
+        }
+        if (n == 0)
+            continue;
+        task *t0 = &r->t[first];
+        int rc;
+        if (n == 1)
+            rc = jr_pool_send(p, i,
+                              t0->kind == JR_TASK_REDUCE ? JR_MSG_REDUCE
+                                                         : JR_MSG_TASK,
+                              first, t0->attempt, b.data + JR_REC_MSG_HDR,
+                              b.len - JR_REC_MSG_HDR, JR_MSGF_LZ4);
+        else
+            rc = jr_pool_send(p, i, JR_MSG_TASKS, 0, 0, b.data, b.len,
+                              JR_MSGF_LZ4);
+        if (rc < 0) {
+            /* The worker is going away (ROUTER_MANDATORY says it is
+             * unreachable): its death follows, and on_dead() puts back
+             * what it holds. */
+            jr_pool_kill(p, i, "unreachable");
         }
     }
 out:
     jr_buf_fini(&b);
+    jr_buf_fini(&one);
 }
 
 /* Ask workers to move their tables into shared memory, committing what
@@ -300,6 +322,23 @@ static void on_done(jr_run *r, unsigned i, const jr_msg *m)
     t->state = T_DONE;
     if (jr_buf_put_u64(&w->done, m->task) < 0)
         fatal(r, JR_ENOMEM);
+}
+
+static void on_dones(jr_run *r, unsigned i, const jr_msg *m)
+{
+    jr_rd rd = {m->payload, m->len};
+    while (rd.len > 0) {
+        jr_msg one = {.type = JR_MSG_DONE, .worker = i};
+        uint32_t len;
+        if (jr_rd_u64(&rd, &one.task) < 0 ||
+            jr_rd_u32(&rd, &one.attempt) < 0 || jr_rd_u32(&rd, &len) < 0 ||
+            jr_rd_bytes(&rd, len, &one.payload) < 0) {
+            jr_pool_kill(r->p, i, "sent a malformed DONES");
+            return;
+        }
+        one.len = len;
+        on_done(r, i, &one);
+    }
 }
 
 static void on_flushed(jr_run *r, unsigned i, const jr_msg *m)
@@ -602,6 +641,9 @@ static int loop(jr_run *r)
             switch (ev.msg.type) {
             case JR_MSG_DONE:
                 on_done(r, ev.slot, &ev.msg);
+                break;
+            case JR_MSG_DONES:
+                on_dones(r, ev.slot, &ev.msg);
                 break;
             case JR_MSG_FLUSHED:
                 on_flushed(r, ev.slot, &ev.msg);

@@ -19,6 +19,7 @@ void jr_mapctx_begin(struct jr_map_ctx *ctx, int fd, uint64_t next_off)
     ctx->nlines = 0;
     ctx->fd = fd;
     ctx->next_off = next_off;
+    ctx->reported = 0;
 }
 
 JR_API int jr_emit(jr_map_ctx *ctx, const void *key, size_t klen,
@@ -64,6 +65,7 @@ JR_API void jr_lines(jr_map_ctx *ctx, uint64_t nlines)
 
 JR_API void jr_progress(jr_map_ctx *ctx, uint64_t bytes)
 {
+    ctx->reported += bytes;
     atomic_fetch_add_explicit(&ctx->me->progress, bytes,
                               memory_order_relaxed);
     atomic_store_explicit(&ctx->me->beat_ns, jr_now_ns(),

@@ -41,6 +41,7 @@ typedef struct worker {
     char slots_name[JR_SHM_NAME_MAX];
     struct jr_map_ctx ctx;
     jr_buf data, prev, reply, frame;
+    jr_buf dones; /* DONE records waiting to go back together */
 } worker;
 
 static void beat(worker *w)
@@ -114,8 +115,10 @@ static int run_map(worker *w, jr_chunk *ch)
         rc = w->ctx.failed;
         w->ctx.failed = 0;
     }
-    atomic_fetch_add_explicit(&w->me->progress, ch->len,
-                              memory_order_relaxed);
+    /* Count the chunk once: what the callback did not report itself. */
+    if (ch->len > w->ctx.reported)
+        atomic_fetch_add_explicit(&w->me->progress, ch->len - w->ctx.reported,
+                                  memory_order_relaxed);
     return rc;
 }
 
@@ -307,6 +310,77 @@ static int on_reduce(worker *w, const jr_msg *m, uint32_t *idx)
                              nsegs, idx);
 }
 
+/* Run one task and leave its DONE payload in w->reply.  @return 0, or a
+ * negative code: the caller sends the FAIL. */
+static int do_task(worker *w, uint64_t task, uint32_t attempt,
+                   const uint8_t *payload, size_t len)
+{
+    atomic_store_explicit(&w->me->attempt, attempt, memory_order_relaxed);
+    atomic_store_explicit(&w->me->task_ns, jr_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&w->me->task, task + 1, memory_order_relaxed);
+    JR_FAULT_POINT("map", task, attempt);
+    jr_msg m = {.type = JR_MSG_TASK, .task = task, .attempt = attempt,
+                .payload = payload, .len = len};
+    int rc = run_task(w, &m);
+    JR_FAULT_POINT("done", task, attempt);
+    atomic_store_explicit(&w->me->task, 0, memory_order_relaxed);
+    if (rc == JR_EPROTO)
+        _exit(JR_WEXIT_PROTO);
+    if (rc < 0)
+        return rc;
+    /* Dirty: this worker's table holds emits not yet flushed, so the task
+     * is not safe until the next FLUSHED. */
+    jr_put_u32(w->reply.data,
+               w->ctx.table && jr_table_count(w->ctx.table) > 0);
+    return 0;
+}
+
+static void send_dones(worker *w, unsigned n)
+{
+    if (n > 0)
+        send_msg(w, JR_MSG_DONES, 0, 0, &w->dones, JR_MSGF_LZ4);
+    w->dones.len = 0;
+}
+
+/* Several tasks in one frame.  Results of quick tasks go back together;
+ * after a millisecond what is done goes back at once, so a slow task never
+ * holds back the results (and credit) of the quick ones before it. */
+static void on_tasks(worker *w, const jr_msg *m)
+{
+    jr_rd r = {m->payload, m->len};
+    unsigned n = 0;
+    uint64_t t0 = jr_now_ns();
+    w->dones.len = 0;
+    while (r.len > 0) {
+        uint64_t task;
+        uint32_t attempt, len;
+        const uint8_t *p;
+        if (jr_rd_u64(&r, &task) < 0 || jr_rd_u32(&r, &attempt) < 0 ||
+            jr_rd_u32(&r, &len) < 0 || jr_rd_bytes(&r, len, &p) < 0)
+            _exit(JR_WEXIT_PROTO);
+        int rc = do_task(w, task, attempt, p, len);
+        if (rc < 0) {
+            /* In order: the DONEs before it, then the FAIL. */
+            send_dones(w, n);
+            n = 0;
+            send_fail(w, task, attempt, rc, "map");
+            continue;
+        }
+        if (jr_buf_put_u64(&w->dones, task) < 0 ||
+            jr_buf_put_u32(&w->dones, attempt) < 0 ||
+            jr_buf_put_u32(&w->dones, (uint32_t)w->reply.len) < 0 ||
+            jr_buf_append(&w->dones, w->reply.data, w->reply.len) < 0)
+            _exit(JR_WEXIT_NOMEM);
+        n++;
+        if (jr_now_ns() - t0 > 1000000u) {
+            send_dones(w, n);
+            n = 0;
+            t0 = jr_now_ns();
+        }
+    }
+    send_dones(w, n);
+}
+
 static void handle(worker *w, const jr_msg *m)
 {
     int rc = 0;
@@ -320,28 +394,15 @@ static void handle(worker *w, const jr_msg *m)
             _exit(rc == JR_ENOMEM ? JR_WEXIT_NOMEM : JR_WEXIT_PROTO);
         return;
     case JR_MSG_TASK:
-        atomic_store_explicit(&w->me->attempt, m->attempt,
-                              memory_order_relaxed);
-        atomic_store_explicit(&w->me->task_ns, jr_now_ns(),
-                              memory_order_relaxed);
-        atomic_store_explicit(&w->me->task, m->task + 1,
-                              memory_order_relaxed);
-        JR_FAULT_POINT("map", m->task, m->attempt);
-        rc = run_task(w, m);
-        JR_FAULT_POINT("done", m->task, m->attempt);
-        atomic_store_explicit(&w->me->task, 0, memory_order_relaxed);
-        if (rc == JR_EPROTO)
-            _exit(JR_WEXIT_PROTO);
-        if (rc < 0) {
+        rc = do_task(w, m->task, m->attempt, m->payload, m->len);
+        if (rc < 0)
             send_fail(w, m->task, m->attempt, rc, "map");
-            break;
-        }
-        /* Dirty: this worker's table holds emits not yet flushed, so the
-         * task is not safe until the next FLUSHED. */
-        jr_put_u32(w->reply.data,
-                   w->ctx.table && jr_table_count(w->ctx.table) > 0);
-        send_msg(w, JR_MSG_DONE, m->task, m->attempt, &w->reply,
+        else
+            send_msg(w, JR_MSG_DONE, m->task, m->attempt, &w->reply,
                      JR_MSGF_LZ4);
+        break;
+    case JR_MSG_TASKS:
+        on_tasks(w, m);
         break;
     case JR_MSG_FLUSH:
         JR_FAULT_POINT("flush", m->task, m->attempt);

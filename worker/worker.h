@@ -155,6 +155,7 @@ struct jr_map_ctx {
     uint64_t next_off;      /* next byte of the input to hand out */
     jr_buf more;            /* buffer for those bytes */
     uint64_t emits;
+    uint64_t reported;      /* bytes the callback gave jr_progress() */
 };
 
 /* Start a piece: clear out/reports/lines and set up reading past its end

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "jobs/jobs.h"
 #include "jobs/wordcount/wordcount.h"
 
 /* Report progress (and so liveness) after this many bytes of a chunk. */

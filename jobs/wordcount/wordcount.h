@@ -1,12 +1,13 @@
 /*
  * wordcount.h - the built-in "wordcount" job and the tokenizer under it.
  *
- * The job (jr_job_wordcount) counts words as /work/shared/spec/wordcount.md
- * defines them.  Its core is a streaming scanner that knows nothing of the
- * engine: bytes go in by jr_wc_scan_feed(), in pieces cut anywhere, and
- * each word comes out, lowercased, through an emit callback.  jr_wc_chunk()
- * adds the rule that lets any split of an input into chunks count every
- * word exactly once; the job's map callback is a thin wrapper around it.
+ * The job (jr_job_wordcount) counts words as the wordcount spec defines
+ * them (its "Words" section).  Its core is a streaming scanner that knows
+ * nothing of the engine: bytes go in by jr_wc_scan_feed(), in pieces cut
+ * anywhere, and each word comes out, lowercased, through an emit callback.
+ * jr_wc_chunk() adds the rule that lets any split of an input into chunks
+ * count every word exactly once; the job's map callback is a thin wrapper
+ * around it.
  *
  * The chunk-boundary rule.  Decoding is local: every byte that is not a
  * UTF-8 continuation byte (10xxxxxx) starts a unit, either a well-formed
@@ -24,7 +25,10 @@
  *    where that word starts counts it);
  *  - at e, reads on (jr_chunk_more) while a word or a UTF-8 sequence is
  *    open, until the word ends or the input does; no new word starts there.
- * A word thus belongs to the chunk holding its first byte.
+ * A word thus belongs to the chunk holding its first byte, and the words
+ * counted over any split of an input are those of the whole input.  A
+ * stream chunk cannot read on (jr_chunk_more gives nothing), so streams
+ * are cut by jr_wc_split(), just after a separator.
  */
 #ifndef JR_WORDCOUNT_H
 #define JR_WORDCOUNT_H
@@ -78,8 +82,9 @@ int jr_wc_scan_feed(jr_wc_scan *s, const uint8_t *p, size_t len);
  * @return as jr_wc_scan_feed(). */
 int jr_wc_scan_tail(jr_wc_scan *s, const uint8_t *p, size_t len, size_t *used);
 
-/* @return 1 while a word of ours or a UTF-8 sequence is open, so that the
- * end of the chunk cannot be the end of the scan. */
+/* @return 1 while a word of ours, or a UTF-8 sequence that may start or
+ * continue one, is open: the end of a chunk is then not the end of its
+ * scan. */
 int jr_wc_scan_busy(const jr_wc_scan *s);
 
 /* End of the input: a cut sequence is invalid (a separator), an open word
@@ -108,8 +113,9 @@ size_t jr_wc_sync(const uint8_t *data, size_t len);
 int jr_wc_word_before(const uint8_t *prev, size_t prev_len, const uint8_t *data,
                       size_t skip);
 
-/* Count the words that belong to a chunk (see the rule at the top).  s is
- * reset first; words go to its emit callback.
+/* Count the words that belong to a chunk data[0..len) (see the rule at
+ * the top), reading past its end through io->more.  s is reset first;
+ * words go to its emit callback.
  * @return 0, JR_ENOMEM, a negative code from io->more, or emit's value. */
 int jr_wc_chunk(jr_wc_scan *s, const uint8_t *data, size_t len,
                 const uint8_t *prev, size_t prev_len, const jr_wc_io *io);
