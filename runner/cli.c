@@ -198,9 +198,13 @@ void cli_progress(void *ctx, uint64_t done, uint64_t total)
     for (int i = 0; i < 30; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    fprintf(stderr, "\r[%s] %3d%% %.0f/%.0f MB %.0f MB/s ETA %ds ", bar,
-            (int)(frac * 100), (double)done / 1e6, (double)total / 1e6,
-            rate / 1e6, (int)eta);
+    if (done == total) /* mapped: the reduce and merge remain */
+        fprintf(stderr, "\r[%s] 100%% %.0f MB mapped, merging...\033[K", bar,
+                (double)total / 1e6);
+    else
+        fprintf(stderr, "\r[%s] %3d%% %.0f/%.0f MB %.0f MB/s ETA %ds\033[K",
+                bar, (int)(frac * 100), (double)done / 1e6,
+                (double)total / 1e6, rate / 1e6, (int)eta);
     c->bar_shown = 1;
 }
 

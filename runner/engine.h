@@ -25,6 +25,7 @@ typedef struct task {
                           the stream and length; COUNT: first, count;
                           ITEMS: first item */
     uint8_t *prev;     /* SLOT: lookback bytes (owned), prev[0] = length */
+    jr_seg seg;        /* SEG: the master's mapping of its segment */
     jr_buf result;     /* DONE payload until delivered */
     char *err;         /* what the last failure was (owned) */
 } task;
@@ -54,6 +55,9 @@ typedef struct jr_run {
     uint64_t s_mem;    /* MEM: bytes consumed */
     jr_buf carry;      /* bytes after the last cut, for the next slot */
     uint8_t s_prev[65];
+    jr_seg s_big;      /* a record longer than a slot grows here */
+    uint32_t s_big_idx;
+    int s_is_big;
     uint8_t *slot_used;
     unsigned slots_free;
     int want_flush;    /* no free slot: ask workers to commit */
@@ -81,7 +85,7 @@ int jr_run_queue(jr_run *r, size_t i, int front);
  * @return 0 or a negative code (fatal). */
 int jr_produce(jr_run *r);
 /* A slot's task is committed: free the slot. */
-void jr_produce_release(jr_run *r, const task *t);
+void jr_produce_release(jr_run *r, task *t);
 /* Set up the stream slots when a source needs them. */
 int jr_produce_init(jr_run *r);
 void jr_produce_fini(jr_run *r);

@@ -77,13 +77,23 @@ int jr_produce_init(jr_run *r)
 
 void jr_produce_fini(jr_run *r)
 {
+    if (r->s_is_big) {
+        jr_ctl_seg_free(r->p->ctl, r->s_big_idx);
+        jr_shm_unmap(&r->s_big);
+        r->s_is_big = 0;
+    }
     free(r->slot_used);
     r->slot_used = NULL;
     jr_buf_fini(&r->carry);
 }
 
-void jr_produce_release(jr_run *r, const task *t)
+void jr_produce_release(jr_run *r, task *t)
 {
+    if (t->kind == JR_TASK_SEG && t->seg.base) {
+        jr_ctl_seg_free(r->p->ctl, t->slot);
+        jr_shm_unmap(&t->seg);
+        return;
+    }
     if (t->kind == JR_TASK_SLOT && r->slot_used && r->slot_used[t->slot]) {
         r->slot_used[t->slot] = 0;
         r->slots_free++;
@@ -106,15 +116,62 @@ static uint8_t *slot_base(const jr_run *r, int s)
     return (uint8_t *)r->p->slots.base + (size_t)s * r->p->opts.slot_size;
 }
 
+/* Where the stream's next chunk is being gathered, and its room. */
+static uint8_t *cur_base(const jr_run *r)
+{
+    return r->s_is_big ? r->s_big.base : slot_base(r, r->s_slot);
+}
+
+static size_t cur_cap(const jr_run *r)
+{
+    return r->s_is_big ? r->s_big.len : r->p->opts.slot_size;
+}
+
+/* The chunk being gathered is full and holds no place to cut: move it to
+ * a segment of its own, twice as big (four slots the first time), so a
+ * record of any length (a 100 MB word on a pipe) stays whole. */
+static int grow_big(jr_run *r)
+{
+    jr_pool *p = r->p;
+    size_t cap = r->s_is_big ? 2 * r->s_big.len : 4 * p->opts.slot_size;
+    if (cap > ((size_t)1 << 34))
+        return JR_ENOMEM;
+    jr_seg seg = {0};
+    uint32_t idx;
+    int rc = jr_ctl_seg_create(p->ctl, UINT32_MAX, cap, &seg, &idx);
+    if (rc < 0)
+        return jr_pool_fail(p, rc, "cannot hold a %zu-byte record of a "
+                            "stream in /dev/shm: %s", r->s_fill,
+                            jr_strerror(rc));
+    memcpy(seg.base, cur_base(r), r->s_fill);
+    if (r->s_is_big) {
+        jr_ctl_seg_free(p->ctl, r->s_big_idx);
+        jr_shm_unmap(&r->s_big);
+    } else {
+        r->slot_used[r->s_slot] = 0;
+        r->slots_free++;
+    }
+    r->s_big = seg;
+    r->s_big_idx = idx;
+    r->s_is_big = 1;
+    return 0;
+}
+
 /* Make a task of the first cut bytes of the slot being filled. */
 static int cut_slot(jr_run *r, size_t cut)
 {
-    long i = jr_run_add_task(r, JR_TASK_SLOT);
+    long i = jr_run_add_task(r, r->s_is_big ? JR_TASK_SEG : JR_TASK_SLOT);
     if (i < 0)
         return JR_ENOMEM;
     task *t = &r->t[i];
     t->src = (uint32_t)r->next_src;
-    t->slot = (uint32_t)r->s_slot;
+    t->slot = r->s_is_big ? r->s_big_idx : (uint32_t)r->s_slot;
+    if (r->s_is_big) {
+        int rc = jr_ctl_seg_ready(r->p->ctl, r->s_big_idx);
+        if (rc < 0)
+            return rc;
+        t->seg = r->s_big; /* the task owns it now */
+    }
     t->off = r->src_pos;
     t->len = cut;
     t->prev = malloc(sizeof r->s_prev);
@@ -123,7 +180,7 @@ static int cut_slot(jr_run *r, size_t cut)
     memcpy(t->prev, r->s_prev, sizeof r->s_prev);
 
     /* The next chunk's lookback: the last bytes before the cut. */
-    const uint8_t *base = slot_base(r, r->s_slot);
+    const uint8_t *base = cur_base(r);
     unsigned lb = r->job && r->job->lookback < 64 ? r->job->lookback : 64;
     size_t have = r->s_prev[0];
     uint8_t tmp[128];
@@ -140,6 +197,7 @@ static int cut_slot(jr_run *r, size_t cut)
     r->src_pos += cut;
     r->bytes_total += cut;
     r->s_slot = -1;
+    r->s_is_big = 0;
     r->s_fill = 0;
     return rc < 0 ? rc : jr_run_queue(r, (size_t)i, 0);
 }
@@ -153,7 +211,7 @@ static int stream_step(jr_run *r, jr_src *s)
     for (;;) {
         if (window_full(r))
             return 0;
-        if (r->s_slot < 0) {
+        if (r->s_slot < 0 && !r->s_is_big) {
             if (r->carry.len == 0 && s->eof)
                 return 1;
             r->s_slot = take_slot(r);
@@ -165,13 +223,17 @@ static int stream_step(jr_run *r, jr_src *s)
             r->s_fill = r->carry.len;
             r->s_t0 = jr_now_ns();
         }
-        uint8_t *base = slot_base(r, r->s_slot);
+        uint8_t *base = cur_base(r);
+        size_t cap = cur_cap(r);
         int eof = s->eof;
         ssize_t n = 0;
-        if (!eof && r->s_fill < ss) {
+        if (!eof && r->s_fill < cap) {
+            /* Reads of at most a slot, so what follows a cut stays
+             * smaller than a slot and fits the next one. */
+            size_t room = cap - r->s_fill < ss ? cap - r->s_fill : ss;
             if (s->kind == JR_SRC_MEM) {
                 size_t left = (size_t)(s->size - r->s_mem);
-                n = (ssize_t)(left < ss - r->s_fill ? left : ss - r->s_fill);
+                n = (ssize_t)(left < room ? left : room);
                 memcpy(base + r->s_fill, s->mem + r->s_mem, (size_t)n);
                 r->s_mem += (size_t)n;
                 if (n == 0)
@@ -182,7 +244,7 @@ static int stream_step(jr_run *r, jr_src *s)
                 if (pr == 0) {
                     n = -EAGAIN;
                 } else {
-                    n = read(s->fd, base + r->s_fill, ss - r->s_fill);
+                    n = read(s->fd, base + r->s_fill, room);
                     if (n < 0)
                         n = -errno;
                 }
@@ -207,18 +269,13 @@ static int stream_step(jr_run *r, jr_src *s)
         size_t cut = 0;
         if (eof) {
             cut = fill;
-        } else if (fill == ss) {
+        } else if (fill == cap) {
             cut = split ? split(base, fill, 0) : fill;
             if (cut == 0) {
-                /* One record longer than a slot: it cannot be kept whole.
-                 * Say so, and cut it rather than stall. */
-                if (!s->errored)
-                    jr_diag(r->ro, JR_DIAG_INPUT, s->name, 0,
-                                   "a record is longer than the stream slot "
-                                   "size; it was split");
-                s->errored = 1;
-                r->input_errors++;
-                cut = fill;
+                int rc = grow_big(r);
+                if (rc < 0)
+                    return rc;
+                continue;
             }
         } else if (n == -EAGAIN &&
                    jr_now_ns() - r->s_t0 > STREAM_IDLE_NS && fill > 0) {
@@ -233,8 +290,10 @@ static int stream_step(jr_run *r, jr_src *s)
             continue;
         }
         if (eof) { /* empty slot at the end */
-            r->slot_used[r->s_slot] = 0;
-            r->slots_free++;
+            if (r->s_slot >= 0 && !r->s_is_big) {
+                r->slot_used[r->s_slot] = 0;
+                r->slots_free++;
+            }
             r->s_slot = -1;
             return 1;
         }
@@ -406,6 +465,7 @@ int jr_task_encode(jr_run *r, const task *t, jr_buf *b)
         rc = rc ? rc : jr_buf_put_u64(b, t->off);
         return rc ? rc : jr_buf_put_u64(b, t->len);
     case JR_TASK_SLOT:
+    case JR_TASK_SEG:
         rc = rc ? rc : put_name(b, r->srcs[t->src].name);
         rc = rc ? rc : jr_buf_put_u32(b, t->slot);
         rc = rc ? rc : jr_buf_put_u64(b, t->len);
@@ -441,6 +501,7 @@ void jr_task_describe(const jr_run *r, const task *t, char *out, size_t cap)
                      t->npieces - 1);
         break;
     case JR_TASK_SLOT:
+    case JR_TASK_SEG:
         snprintf(out, cap, "task %zu (%s @ %llu+%llu)", i, name,
                  (unsigned long long)t->off, (unsigned long long)t->len);
         break;

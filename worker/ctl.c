@@ -99,3 +99,17 @@ int jr_ctl_seg_ready(jr_ctl *ctl, uint32_t idx)
     jr_lock_release(&ctl->lock);
     return rc;
 }
+
+void jr_ctl_seg_free(jr_ctl *ctl, uint32_t idx)
+{
+    if (jr_lock_acquire(&ctl->lock, LOCK_WAIT_MS, jr_ctl_repair, ctl,
+                        NULL) < 0)
+        return; /* the end of the run drops it anyway */
+    if (idx < ctl->nsegs && ctl->segs[idx].state != JR_SEG_FREE) {
+        jr_seg seg = {0};
+        if (jr_ctl_seg_name(ctl, idx, seg.name, sizeof seg.name) == 0)
+            jr_shm_unlink(&seg);
+        ctl->segs[idx].state = JR_SEG_FREE;
+    }
+    jr_lock_release(&ctl->lock);
+}

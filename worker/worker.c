@@ -241,13 +241,37 @@ static int run_task(worker *w, const jr_msg *m)
     if (kind == JR_TASK_COUNT) {
         if (jr_rd_u64(&r, &ch.first) < 0 || jr_rd_u64(&r, &ch.count) < 0)
             return JR_EPROTO;
-    } else if (kind == JR_TASK_SLOT) {
+    } else if (kind == JR_TASK_SLOT || kind == JR_TASK_SEG) {
         uint32_t slot, prevlen;
         uint64_t len;
         if (jr_rd_u32(&r, &slot) < 0 || jr_rd_u64(&r, &len) < 0 ||
             jr_rd_u64(&r, &ch.offset) < 0 || jr_rd_u32(&r, &prevlen) < 0 ||
             jr_rd_bytes(&r, prevlen, &ch.prev) < 0)
             return JR_EPROTO;
+        if (kind == JR_TASK_SEG) {
+            /* A record longer than a slot, in a segment of its own. */
+            char sname[JR_SHM_NAME_MAX];
+            jr_seg big = {0};
+            int rc = jr_ctl_seg_name(w->args->ctl, slot, sname, sizeof sname);
+            if (rc == 0)
+                rc = jr_shm_attach(&big, sname, 0);
+            if (rc < 0)
+                return rc;
+            if (len > big.len) {
+                jr_shm_unmap(&big);
+                return JR_EPROTO;
+            }
+            ch.data = big.base;
+            ch.len = (size_t)len;
+            ch.prev_len = prevlen;
+            jr_buf_put_u32(&w->reply, 1);
+            jr_mapctx_begin(&w->ctx, -1, 0);
+            rc = run_map(w, &ch);
+            jr_shm_unmap(&big);
+            if (rc != 0)
+                return rc < 0 ? rc : JR_EJOB;
+            return put_piece(w, NULL);
+        }
         int rc = attach_slots(w);
         if (rc < 0)
             return rc;

@@ -90,6 +90,10 @@ int jr_ctl_seg_create(jr_ctl *ctl, uint32_t owner, size_t len, jr_seg *seg,
 /* Mark entry idx READY (its content is complete). */
 int jr_ctl_seg_ready(jr_ctl *ctl, uint32_t idx);
 
+/* Unlink entry idx's segment and free the entry (the master, when a
+ * segment's only task is committed). */
+void jr_ctl_seg_free(jr_ctl *ctl, uint32_t idx);
+
 /* Repair callback for jr_lock_acquire on the control lock: entries left
  * CREATING by a dead owner are unlinked and freed.  arg is the jr_ctl. */
 int jr_ctl_repair(void *arg);
@@ -113,6 +117,8 @@ enum jr_task_kind {
     JR_TASK_SLOT,
     JR_TASK_COUNT,
     JR_TASK_ITEMS,
+    JR_TASK_SEG, /* like SLOT, but "slot" is a directory entry: a record
+                    longer than a slot travels in a segment of its own */
 };
 
 /* DONE (ordered jobs and ITEMS): u32 npieces, then per piece
