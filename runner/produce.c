@@ -306,6 +306,21 @@ static int stream_step(jr_run *r, jr_src *s)
 
 /* ---- files, counts, items ---------------------------------------------- */
 
+/* Append a task over [off, off + len) of source src and queue it.  The
+ * pointer is valid until the next task is added. */
+static task *add_queued(jr_run *r, uint8_t kind, size_t src, uint64_t off,
+                        uint64_t len)
+{
+    long i = jr_run_add_task(r, kind);
+    if (i < 0 || jr_run_queue(r, (size_t)i, 0) < 0)
+        return NULL;
+    task *t = &r->t[i];
+    t->src = (uint32_t)src;
+    t->off = off;
+    t->len = len;
+    return t;
+}
+
 static int produce_file(jr_run *r)
 {
     jr_src *s = &r->srcs[r->next_src];
@@ -315,18 +330,15 @@ static int produce_file(jr_run *r)
         while (r->src_pos < s->size || (s->size == 0 && r->src_pos == 0)) {
             if (window_full(r))
                 return 0;
-            long i = jr_run_add_task(r, JR_TASK_FILE);
-            if (i < 0)
+            uint64_t len = s->size - r->src_pos < cs ? s->size - r->src_pos
+                                                     : cs;
+            task *t = add_queued(r, JR_TASK_FILE, r->next_src, r->src_pos,
+                                 len);
+            if (!t)
                 return JR_ENOMEM;
-            task *t = &r->t[i];
-            t->src = (uint32_t)r->next_src;
             t->npieces = 1;
-            t->off = r->src_pos;
-            t->len = s->size - r->src_pos < cs ? s->size - r->src_pos : cs;
-            r->src_pos += t->len;
-            r->bytes_total += t->len;
-            if (jr_run_queue(r, (size_t)i, 0) < 0)
-                return JR_ENOMEM;
+            r->src_pos += len;
+            r->bytes_total += len;
             if (s->size == 0)
                 break;
         }
@@ -337,11 +349,9 @@ static int produce_file(jr_run *r)
     /* Small files: batch consecutive ones up to half a chunk. */
     if (window_full(r))
         return 0;
-    long i = jr_run_add_task(r, JR_TASK_FILE);
-    if (i < 0)
+    task *t = add_queued(r, JR_TASK_FILE, r->next_src, 0, 0);
+    if (!t)
         return JR_ENOMEM;
-    task *t = &r->t[i];
-    t->src = (uint32_t)r->next_src;
     uint64_t bytes = 0;
     while (r->next_src < r->nsrcs && t->npieces < BATCH_PIECES) {
         jr_src *n = &r->srcs[r->next_src];
@@ -354,7 +364,7 @@ static int produce_file(jr_run *r)
     }
     t->len = bytes;
     r->bytes_total += bytes;
-    return jr_run_queue(r, (size_t)i, 0) < 0 ? JR_ENOMEM : 1;
+    return 1;
 }
 
 static int produce_count(jr_run *r)
@@ -364,16 +374,10 @@ static int produce_count(jr_run *r)
     while (r->src_pos < s->size) {
         if (window_full(r))
             return 0;
-        long i = jr_run_add_task(r, JR_TASK_COUNT);
-        if (i < 0)
+        uint64_t n = s->size - r->src_pos < cc ? s->size - r->src_pos : cc;
+        if (!add_queued(r, JR_TASK_COUNT, r->next_src, r->src_pos, n))
             return JR_ENOMEM;
-        task *t = &r->t[i];
-        t->src = (uint32_t)r->next_src;
-        t->off = r->src_pos;
-        t->len = s->size - r->src_pos < cc ? s->size - r->src_pos : cc;
-        r->src_pos += t->len;
-        if (jr_run_queue(r, (size_t)i, 0) < 0)
-            return JR_ENOMEM;
+        r->src_pos += n;
     }
     r->next_src++;
     r->src_pos = 0;
@@ -385,16 +389,12 @@ static int produce_items(jr_run *r)
     while (r->src_pos < r->nitems) {
         if (window_full(r))
             return 0;
-        long i = jr_run_add_task(r, JR_TASK_ITEMS);
-        if (i < 0)
+        task *t = add_queued(r, JR_TASK_ITEMS, 0, r->src_pos, 0);
+        if (!t)
             return JR_ENOMEM;
-        task *t = &r->t[i];
-        t->off = r->src_pos;
         size_t left = r->nitems - (size_t)r->src_pos;
         t->npieces = (uint32_t)(left < r->batch ? left : r->batch);
         r->src_pos += t->npieces;
-        if (jr_run_queue(r, (size_t)i, 0) < 0)
-            return JR_ENOMEM;
     }
     r->produced_all = 1;
     return 0;
