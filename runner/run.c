@@ -1,8 +1,9 @@
 /*
  * run.c - the engine: one run of a job (or of jr_pool_map) on the pool.
  *
- * Tasks go to workers with credit (JR_CREDIT each), so a slow task never
- * strands work and the master always knows who holds what.  Every task
+ * Tasks go to workers with credit (3 each, more only for tiny tasks), so
+ * a slow task never strands work and the master always knows who holds
+ * what.  Every task
  * carries (index, attempt); only the first DONE of the live attempt
  * counts, so a superseded or dead worker's late message changes nothing.
  * A task's emits live in its worker's table until that worker's FLUSHED
@@ -102,6 +103,23 @@ static int send_job(jr_run *r, unsigned i)
     return rc;
 }
 
+/* How many tasks worker i may hold: JR_CREDIT, or as many as fit in
+ * JR_QUEUE_NS of its own average time per task when tasks are tiny (a
+ * round trip through ZeroMQ's I/O threads costs more than such a task,
+ * and only a deeper queue keeps the worker busy). */
+static unsigned credit(const jr_pool *p, unsigned i)
+{
+    uint64_t avg = atomic_load_explicit(&p->ctl->w[i].avg_ns,
+                                        memory_order_relaxed);
+    /* Until the worker has finished a task of this run, its average may
+     * still be the last job's. */
+    if (avg == 0 || p->w[i].run != p->run_id || p->w[i].ntasks == 0)
+        return JR_CREDIT;
+    uint64_t n = JR_QUEUE_NS / avg;
+    return n < JR_CREDIT ? JR_CREDIT : n > JR_CREDIT_MAX ? JR_CREDIT_MAX
+                                                         : (unsigned)n;
+}
+
 /* Hand pending tasks to workers with free credit: all the tasks one
  * worker gets now travel in one frame (TASKS), so tiny tasks do not each
  * pay a message's worth of context switches. */
@@ -111,7 +129,8 @@ static void dispatch(jr_run *r)
     jr_buf b = {0}, one = {0};
     for (unsigned i = 0; i < p->nworkers && r->qlen > 0 && !r->rc; i++) {
         jr_wslot *w = &p->w[i];
-        if (w->state != JR_W_READY || w->nheld >= JR_CREDIT || w->busy ||
+        unsigned cap = credit(p, i);
+        if (w->state != JR_W_READY || w->nheld >= cap || w->busy ||
             w->kill_why)
             continue;
         if (w->run != p->run_id && send_job(r, i) < 0)
@@ -119,7 +138,7 @@ static void dispatch(jr_run *r)
         b.len = 0;
         unsigned n = 0;
         size_t first = 0;
-        while (w->nheld < JR_CREDIT && r->qlen > 0) {
+        while (w->nheld < cap && r->qlen > 0) {
             size_t ti = r->q[r->qhead];
             task *t = &r->t[ti];
             if (r->ordered && t->kind != JR_TASK_REDUCE &&

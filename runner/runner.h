@@ -67,7 +67,12 @@ void jr_spawn_stop(jr_spawner *sp, unsigned grace_ms);
  **************************************/
 enum jr_wstate { JR_W_STARTING = 0, JR_W_READY, JR_W_DEAD };
 
-#define JR_CREDIT 3 /* tasks a worker may hold: one running, one queued */
+/* Tasks a worker may hold: one running and two queued; more only when
+ * tasks are so short that the queue still holds under JR_QUEUE_NS of
+ * work, so a slow task never strands much behind it (see credit()). */
+#define JR_CREDIT 3
+#define JR_CREDIT_MAX 64
+#define JR_QUEUE_NS 1000000u
 
 /* The master's view of one worker slot. */
 typedef struct jr_wslot {
@@ -75,7 +80,7 @@ typedef struct jr_wslot {
     pid_t pid;            /* 0 until SPAWNED */
     uint32_t gen;         /* generation: the ZeroMQ identity has it */
     uint32_t run;         /* run id whose JOB it was sent, 0: none */
-    uint64_t held[JR_CREDIT]; /* task indices it holds */
+    uint64_t held[JR_CREDIT_MAX]; /* task indices it holds */
     unsigned nheld;
     int busy;             /* a FLUSH or REDUCE is out */
     uint64_t busy_task;   /* the REDUCE task index (flush: UINT64_MAX) */

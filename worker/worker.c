@@ -42,6 +42,7 @@ typedef struct worker {
     struct jr_map_ctx ctx;
     jr_buf data, prev, reply, frame;
     jr_buf dones; /* DONE records waiting to go back together */
+    uint64_t avg_ns; /* moving average of a task's run time, this job */
 } worker;
 
 static void beat(worker *w)
@@ -315,6 +316,8 @@ static int on_job(worker *w, const jr_msg *m)
     w->params.len = 0;
     if (jr_buf_append(&w->params, r.p, r.len) < 0)
         return JR_ENOMEM;
+    w->avg_ns = 0; /* a new job: its tasks may take any time */
+    atomic_store_explicit(&w->me->avg_ns, 0, memory_order_relaxed);
     jr_table_destroy(&w->ctx.table);
     return jr_table_new(&w->ctx.table, w->job ? w->job->combine : NULL);
 }
@@ -345,7 +348,13 @@ static int do_task(worker *w, uint64_t task, uint32_t attempt,
     JR_FAULT_POINT("map", task, attempt);
     jr_msg m = {.type = JR_MSG_TASK, .task = task, .attempt = attempt,
                 .payload = payload, .len = len};
+    uint64_t t0 = jr_now_ns();
     int rc = run_task(w, &m);
+    /* The master sizes its credit from this: deeper queues for tiny
+     * tasks, the minimum for real ones. */
+    uint64_t dur = jr_now_ns() - t0 + 1;
+    w->avg_ns = w->avg_ns ? (w->avg_ns * 7 + dur) / 8 : dur;
+    atomic_store_explicit(&w->me->avg_ns, w->avg_ns, memory_order_relaxed);
     JR_FAULT_POINT("done", task, attempt);
     atomic_store_explicit(&w->me->task, 0, memory_order_relaxed);
     if (rc == JR_EPROTO)

@@ -47,6 +47,8 @@ typedef struct jr_ctl_worker {
     _Atomic uint64_t task_ns;   /* when the current task started */
     _Atomic uint64_t beat_ns;   /* last sign of life (monotonic clock) */
     _Atomic uint64_t progress;  /* bytes mapped, ever */
+    _Atomic uint64_t avg_ns;    /* moving average of a task's run time in
+                                   the current job (0: none yet) */
 } jr_ctl_worker;
 
 /* Segment directory entry.  Guarded by jr_ctl.lock. */
