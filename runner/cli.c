@@ -9,6 +9,7 @@
  * 128 + the signal.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -216,6 +217,44 @@ void cli_progress_end(cli *c)
     }
 }
 
+/* ---- closed standard streams ----------------------------------------------- */
+
+/* A descriptor 0, 1 or 2 closed by whoever started us would be reused by
+ * our own pipes and sockets: we would read our own control traffic as
+ * input, or call output written that went into a socket.  Hold them
+ * with /dev/null and remember which were closed. */
+static void hold_std_fds(cli *c)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (got != fd && got >= 0)
+            close(got);
+        if (fd == 0)
+            c->stdin_closed = 1;
+        else if (fd == 1)
+            c->stdout_closed = 1;
+    }
+}
+
+int cli_closed_stdin(cli *c, const char *path)
+{
+    if (!c->stdin_closed || strcmp(path, "-") != 0)
+        return 0;
+    fprintf(stderr, "jobrun: %s: -: %s\n", c->job, strerror(EBADF));
+    return 1;
+}
+
+int cli_closed_stdout(cli *c)
+{
+    if (!c->stdout_closed)
+        return 0;
+    fprintf(stderr, "jobrun: %s: standard output: %s\n", c->job,
+            strerror(EBADF));
+    return 1;
+}
+
 /* ---- output --------------------------------------------------------------- */
 
 FILE *cli_out_open(cli *c, const char *path)
@@ -280,6 +319,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli c = {.progress = -1};
+    hold_std_fds(&c);
     c.ro.ctx = &c;
     c.ro.on_diag = cli_diag;
     c.ro.on_progress = cli_progress;

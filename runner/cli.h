@@ -24,6 +24,8 @@ typedef struct cli {
     int stats;
     jr_pool *pool;
     const char *tmp_path; /* -o: the temporary file being written */
+    int stdin_closed;     /* fd 0 was closed at start (now /dev/null) */
+    int stdout_closed;    /* fd 1 likewise */
     /* Progress bar state. */
     uint64_t t0_ms;
     int bar_shown;
@@ -45,6 +47,12 @@ void cli_progress_end(cli *c);
 /* Parse "123", "4k", "8M", "1G".  @return 0 or -1. */
 int cli_size(const char *s, uint64_t *out);
 int cli_uint(const char *s, uint64_t *out);
+
+/* "-" when standard input was closed at start: say so (exit 1 later).
+ * @return 1 if the path is that, 0 otherwise. */
+int cli_closed_stdin(cli *c, const char *path);
+/* Standard output was closed at start: say so.  @return 1 if it was. */
+int cli_closed_stdout(cli *c);
 
 /* Output: stdout, or a temporary file renamed over -o FILE at the end. */
 FILE *cli_out_open(cli *c, const char *path);

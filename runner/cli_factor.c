@@ -101,8 +101,14 @@ static int on_output(void *ctx, const void *data, size_t len)
             p += n + 1;
         }
     }
-    if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
-        return errno == EPIPE ? 128 + 13 : JR_EIO;
+    if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+        if (errno == EPIPE)
+            return 128 + 13; /* the reader went away: die of SIGPIPE */
+        cli_progress_end(x->c);
+        fprintf(stderr, "jobrun: factor: standard output: %s\n",
+                strerror(errno));
+        return EXIT_FAILED;
+    }
     return 0;
 }
 
@@ -205,14 +211,27 @@ int cli_factor(cli *c, int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    if (cli_closed_stdout(c)) {
+        free(ops);
+        return EXIT_FAILED;
+    }
     jr_input *in = NULL;
+    int closed_in = 0;
     int rc = jr_input_new(&in);
     if (rc == 0 && random) {
         rc = jr_input_add_count(in, count, "random");
     } else if (rc == 0 && nops == 0) {
-        rc = jr_input_add_path(in, "-", 0);
+        if (cli_closed_stdin(c, "-"))
+            closed_in = 1;
+        else
+            rc = jr_input_add_path(in, "-", 0);
     }
     for (int i = 0; rc == 0 && i < nops;) {
+        if (cli_closed_stdin(c, ops[i])) {
+            closed_in = 1;
+            i++;
+            continue;
+        }
         struct stat st;
         int num = mode == 'n' || (mode == 0 && is_number(ops[i]));
         if (mode == 0 && num && stat(ops[i], &st) == 0) {
@@ -254,8 +273,8 @@ int cli_factor(cli *c, int argc, char **argv)
     rc = jr_pool_run(c->pool, jr_job_find("factor"), in, &ro, NULL);
     jr_input_destroy(&in);
     cli_progress_end(c);
-    if (rc == 128 + 13)
-        return rc; /* the reader of stdout went away */
+    if (rc > 0)
+        return rc; /* on_output: the reader went away, or a write failed */
     if (rc < 0 && rc != JR_EINPUT)
         return cli_fail(c, rc);
     if (fflush(stdout) != 0) {
@@ -277,5 +296,5 @@ int cli_factor(cli *c, int argc, char **argv)
                 x.st.largest, st.map_s, (unsigned long long)st.tasks,
                 (unsigned long long)st.retries);
     }
-    return cli_status(rc);
+    return cli_status(rc == 0 && closed_in ? JR_EINPUT : rc);
 }

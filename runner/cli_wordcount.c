@@ -157,14 +157,22 @@ int cli_wordcount(cli *c, int argc, char **argv)
                 "standard input)\n");
         return EXIT_USAGE;
     }
+    if (!out && cli_closed_stdout(c))
+        return EXIT_FAILED;
     jr_input *in = NULL;
+    int closed_in = 0;
     if (jr_input_new(&in) < 0)
         return EXIT_FAILED;
-    for (int i = optind; i < argc; i++)
+    for (int i = optind; i < argc; i++) {
+        if (cli_closed_stdin(c, argv[i])) {
+            closed_in = 1;
+            continue;
+        }
         if (jr_input_add_path(in, argv[i], flags) < 0) {
             jr_input_destroy(&in);
             return EXIT_FAILED;
         }
+    }
 
     int status = cli_pool(c);
     if (status) {
@@ -194,5 +202,5 @@ int cli_wordcount(cli *c, int argc, char **argv)
             return 128 + 13;
         return EXIT_FAILED;
     }
-    return cli_status(rc);
+    return cli_status(rc == 0 && closed_in ? JR_EINPUT : rc);
 }
