@@ -104,7 +104,8 @@ typedef struct jr_opts {
     unsigned task_timeout_ms; /* a task running longer is killed; 0: never */
     unsigned liveness_ms;     /* a busy worker silent this long is killed
                                  as stuck or stopped; 0: 5000 */
-    unsigned max_respawns;    /* worker restarts per run before the pool
+    unsigned max_respawns;    /* worker restarts in a row, with no task
+                                 finished in between, before the pool
                                  gives up with JR_ESPAWN; 0: 8 + 2*workers */
     size_t slot_size;         /* bytes per shared-memory input slot for
                                  streams; 0: 1 MiB */

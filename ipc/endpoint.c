@@ -17,13 +17,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <limits.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "ipc/ipc.h"
+#include "shm/shm.h"
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
-#define RUNDIR_NAME "/jobrun.XXXXXX"
+/* "/jobrun.<master pid>.<master start>.XXXXXX": the sweep of a later run
+ * can tell whose it is (jr_ipc_sweep). */
+#define RUNDIR_FMT "/jobrun.%d.%llu.XXXXXX"
 #define CTL_NAME "/ctl"
 
 /*-************************************
@@ -31,31 +36,33 @@
  **************************************/
 /* Would "<base>/jobrun.XXXXXX/ctl" fit in a sockaddr_un?  mkdtemp keeps
  * the length, so this is known before anything is created. */
-static int fits(const char *base)
+static int fits(const char *base, size_t namelen)
 {
-    return strlen(base) + strlen(RUNDIR_NAME) + strlen(CTL_NAME) <=
-           SUN_PATH_MAX;
+    return strlen(base) + namelen + strlen(CTL_NAME) <= SUN_PATH_MAX;
 }
 
 /* $XDG_RUNTIME_DIR is used when it names an existing directory we may
  * write to, by an absolute path short enough for the endpoint.  Else
  * /tmp: a runtime dir too long for a socket path falls back rather than
  * failing, since mkdtemp's 0700 directory is just as private there. */
-static const char *pick_base(void)
+static const char *pick_base(size_t namelen)
 {
     const char *x = getenv("XDG_RUNTIME_DIR");
     struct stat st;
-    if (x && x[0] == '/' && fits(x) && stat(x, &st) == 0 &&
+    if (x && x[0] == '/' && fits(x, namelen) && stat(x, &st) == 0 &&
         S_ISDIR(st.st_mode) && access(x, W_OK | X_OK) == 0)
         return x;
     return "/tmp";
 }
 
-int jr_ipc_rundir(char *out, size_t cap)
+int jr_ipc_rundir(char *out, size_t cap, pid_t master, uint64_t start)
 {
-    const char *base = pick_base();
-    int w = snprintf(out, cap, "%s" RUNDIR_NAME, base);
-    if (w < 0 || (size_t)w >= cap || !fits(base))
+    char name[64];
+    snprintf(name, sizeof name, RUNDIR_FMT, (int)master,
+             (unsigned long long)start);
+    const char *base = pick_base(strlen(name));
+    int w = snprintf(out, cap, "%s%s", base, name);
+    if (w < 0 || (size_t)w >= cap || !fits(base, strlen(name)))
         return JR_ENAMETOOLONG; /* nothing was created */
     if (!mkdtemp(out))
         return -errno;
@@ -186,4 +193,45 @@ int jr_ipc_send(void *sock, const void *id, size_t idlen, const jr_msg *m)
         rc = send_frame(sock, &msg, 0);
     zmq_msg_close(&msg); /* after a send it is empty: a no-op */
     return rc;
+}
+
+/* Remove the runtime directories of dead masters: directories we own,
+ * named by jr_ipc_rundir(), in $XDG_RUNTIME_DIR and /tmp, whose master is
+ * certainly gone (shm is /dev/shm, for the masters' leases). */
+static void sweep_base(const char *base, int shm)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int pid;
+        unsigned long long start;
+        char tail[8];
+        if (sscanf(e->d_name, "jobrun.%d.%llu.%6s", &pid, &start, tail) != 3 ||
+            pid <= 0 || strlen(tail) != 6)
+            continue;
+        char path[PATH_MAX];
+        struct stat st;
+        if (snprintf(path, sizeof path, "%s/%s", base, e->d_name) >=
+                (int)sizeof path ||
+            lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != getuid())
+            continue;
+        if (jr_shm_master_dead(shm, (pid_t)pid, start))
+            jr_ipc_rmdir(path);
+    }
+    closedir(d);
+}
+
+void jr_ipc_sweep(void)
+{
+    int shm = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (shm < 0)
+        return;
+    const char *x = getenv("XDG_RUNTIME_DIR");
+    if (x && x[0] == '/' && strcmp(x, "/tmp") != 0)
+        sweep_base(x, shm);
+    sweep_base("/tmp", shm);
+    close(shm);
 }

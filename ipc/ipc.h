@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/util.h"
 
@@ -97,7 +98,11 @@ int jr_lz4_unpack(const void *src, size_t len, size_t cap, jr_buf *dst);
  * whatever the umask.  Remove it with jr_ipc_rmdir().
  * @return 0, JR_ENAMETOOLONG (the path does not fit in cap; nothing is
  * created), or -errno from mkdtemp()/chmod(). */
-int jr_ipc_rundir(char *out, size_t cap);
+int jr_ipc_rundir(char *out, size_t cap, pid_t master, uint64_t start);
+
+/* Remove dead masters' runtime directories (named by jr_ipc_rundir) from
+ * the base directory we would use; see endpoint.c. */
+void jr_ipc_sweep(void);
 
 /* Write "ipc://RUNDIR/ctl" to out.  @return 0, JR_ENAMETOOLONG (the
  * path "RUNDIR/ctl" does not fit in a sockaddr_un, or out in cap). */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,8 @@ static int make_ctl(jr_pool *p)
 {
     size_t len = jr_ctl_size(p->nworkers);
     char name[JR_SHM_NAME_MAX];
-    int rc = jr_shm_name(name, sizeof name, p->master_pid, p->master_start, 0);
+    int rc = jr_shm_name(name, sizeof name, p->master_pid, p->master_start,
+                         JR_SEG_N(p->seq, 0));
     if (rc == 0)
         rc = jr_shm_create(&p->ctl_seg, name, len);
     if (rc < 0)
@@ -73,6 +75,7 @@ static int make_ctl(jr_pool *p)
     c->nworkers = p->nworkers;
     c->master_pid = (uint32_t)p->master_pid;
     c->master_start = p->master_start;
+    c->seq = p->seq;
     rc = jr_lock_init(&c->lock);
     if (rc < 0)
         return rc;
@@ -141,13 +144,23 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
     rc = jr_proc_start_time(p->master_pid, &p->master_start);
     if (rc < 0)
         goto fail;
+    static _Atomic uint64_t pools;
+    p->seq = atomic_fetch_add(&pools, 1);
+    /* Our lease first, so no sweeper (ours included) can take us for a
+     * dead master; then remove what dead masters left. */
+    rc = jr_shm_lease_take(p->master_pid, p->master_start);
+    if (rc < 0)
+        goto fail;
+    p->leased = 1;
     jr_shm_sweep("/dev/shm", NULL);
+    jr_ipc_sweep();
 
     rc = JR_ENOMEM;
     p->w = calloc(p->nworkers, sizeof *p->w);
     if (!p->w)
         goto fail;
-    rc = jr_ipc_rundir(p->rundir, sizeof p->rundir);
+    rc = jr_ipc_rundir(p->rundir, sizeof p->rundir, p->master_pid,
+                       p->master_start);
     if (rc < 0) {
         p->rundir[0] = '\0';
         goto fail;
@@ -256,6 +269,8 @@ JR_API void jr_pool_destroy(jr_pool **pp)
     jr_shm_unmap(&p->ctl_seg);
     if (p->rundir[0])
         jr_ipc_rmdir(p->rundir);
+    if (p->leased)
+        jr_shm_lease_drop();
     if (p->wake[0] >= 0)
         close(p->wake[0]);
     if (p->wake[1] >= 0)

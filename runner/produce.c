@@ -58,7 +58,7 @@ int jr_produce_init(jr_run *r)
             n = 64;
         char name[JR_SHM_NAME_MAX];
         int rc = jr_shm_name(name, sizeof name, p->master_pid,
-                             p->master_start, SLOT_ARENA_N);
+                             p->master_start, JR_SEG_N(p->seq, SLOT_ARENA_N));
         if (rc == 0)
             rc = jr_shm_create(&p->slots, name,
                                (size_t)n * p->opts.slot_size);

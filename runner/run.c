@@ -278,11 +278,19 @@ static void on_dead(jr_run *r, unsigned i)
     }
     w->nheld = 0;
     atomic_store_explicit(&p->ctl->w[i].task, 0, memory_order_relaxed);
-    /* Done but not flushed: the counts died with the worker's table. */
-    for (size_t k = 0; k + 8 <= w->done.len; k += 8) {
+    /* Done but not flushed: the counts died with the worker's table.  If
+     * it died writing that table, the tasks are to blame too (or a flush
+     * that always kills its worker would loop forever). */
+    char fwhy[200];
+    snprintf(fwhy, sizeof fwhy, "%s while writing its table", why);
+    for (size_t k = 0; k + 8 <= w->done.len && !r->rc; k += 8) {
         size_t ti = (size_t)jr_get_u64(w->done.data + k);
         task *t = &r->t[ti];
-        if (t->state == T_DONE && t->worker == (int32_t)i) {
+        if (t->state != T_DONE || t->worker != (int32_t)i)
+            continue;
+        if (w->busy) {
+            failed(r, ti, fwhy, code);
+        } else {
             t->state = T_PENDING;
             t->worker = -1;
             jr_run_queue(r, ti, 1);
@@ -313,6 +321,10 @@ static void on_done(jr_run *r, unsigned i, const jr_msg *m)
         return;
     drop_held(w, (size_t)m->task);
     w->ntasks++;
+    /* The restart budget counts deaths without progress: a job whose
+     * every task kills its worker once still finishes, a pool whose
+     * workers die at start (or always) stops. */
+    r->p->respawns = 0;
     jr_rd rd = {m->payload, m->len};
     uint32_t dirty;
     if (jr_rd_u32(&rd, &dirty) < 0) {

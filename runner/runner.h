@@ -98,6 +98,8 @@ struct jr_pool {
     unsigned nworkers;
     pid_t master_pid;
     uint64_t master_start;
+    uint64_t seq;    /* this pool's number in the process (segment names) */
+    int leased;      /* holds a share of the process's lease */
     char rundir[256];
     char endpoint[300];
     jr_spawner sp;

@@ -68,6 +68,18 @@ int jr_proc_start_time(pid_t pid, uint64_t *out);
  * *nremoved (may be NULL) gets the count.  @return 0 or -errno. */
 int jr_shm_sweep(const char *dir, unsigned *nremoved);
 
+/* Leases (lease.c): every live master holds flock(LOCK_EX) on the segment
+ * named (pid, start, JR_SHM_LEASE_N), one per process, so that a sweeper
+ * in another pid namespace can still tell it is alive. */
+#define JR_SHM_LEASE_N 0xffffffffffffull
+/* Take (or share) the process's lease.  @return 0 or -errno. */
+int jr_shm_lease_take(pid_t pid, uint64_t start);
+/* Give it back; the last user removes it. */
+void jr_shm_lease_drop(void);
+/* Is the master (pid, start) certainly gone?  Not if /proc shows it, nor
+ * if its lease in dirfd (the shm directory) is held.  Any doubt: no. */
+int jr_shm_master_dead(int dirfd, pid_t pid, uint64_t start);
+
 /* A robust, process-shared mutex, to live inside a segment. */
 typedef struct jr_lock {
     pthread_mutex_t mu;

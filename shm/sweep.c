@@ -72,19 +72,6 @@ static int parse(const char *name, unsigned *uid, pid_t *pid, uint64_t *start)
     return 0;
 }
 
-/* Is the master (pid, start) certainly gone?  Any doubt (an unreadable
- * /proc entry) keeps the segment.  A zombie still has its start time and
- * counts as alive: it may be a thread-group leader whose other threads
- * still run and use the segment. */
-static int master_dead(pid_t pid, uint64_t start)
-{
-    uint64_t now;
-    int rc = jr_proc_start_time(pid, &now);
-    if (rc == JR_ENOENT)
-        return 1;
-    return rc == 0 && now != start;
-}
-
 int jr_shm_sweep(const char *dir, unsigned *nremoved)
 {
     if (nremoved)
@@ -122,7 +109,7 @@ int jr_shm_sweep(const char *dir, unsigned *nremoved)
             continue;
         if (!S_ISREG(st.st_mode) || st.st_uid != me)
             continue;
-        if (!master_dead(pid, start))
+        if (!jr_shm_master_dead(dfd, pid, start))
             continue;
         /* In the sticky /dev/shm nobody else can swap our entry between
          * the lstat and here; and unlinkat never follows a link anyway.

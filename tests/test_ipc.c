@@ -352,7 +352,7 @@ Test(ipc, runtime_dir_is_private_and_removed_by_rmdir)
     for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
         mode_t old = umask(masks[i]);
         char dir[256];
-        int rc = jr_ipc_rundir(dir, sizeof dir);
+        int rc = jr_ipc_rundir(dir, sizeof dir, getpid(), 1);
         umask(old);
         cr_assert_eq(rc, 0, "%s", jr_strerror(rc));
         char want[64];
@@ -384,10 +384,9 @@ Test(ipc, runtime_dir_is_private_and_removed_by_rmdir)
 static void assert_falls_back_to_tmp(void)
 {
     char dir[256];
-    int rc = jr_ipc_rundir(dir, sizeof dir);
+    int rc = jr_ipc_rundir(dir, sizeof dir, getpid(), 1);
     cr_assert_eq(rc, 0, "%s", jr_strerror(rc));
     cr_assert(is_prefix("/tmp/jobrun.", dir), "%s", dir);
-    cr_assert_eq(strlen(dir), strlen("/tmp/jobrun.XXXXXX"));
     jr_ipc_rmdir(dir);
     struct stat st;
     cr_assert_eq(lstat(dir, &st), -1);
@@ -423,13 +422,15 @@ Test(ipc, a_runtime_dir_too_long_for_a_socket_path_falls_back_to_tmp)
 
     /* The longest base that still fits is used as it is. */
     char fit[300];
+    char tail[64]; /* what jr_ipc_rundir() adds: "/jobrun.PID.1.XXXXXX/ctl" */
+    snprintf(tail, sizeof tail, "/jobrun.%d.1.XXXXXX/ctl", (int)getpid());
     size_t room = sizeof(((struct sockaddr_un *)0)->sun_path) - 1 -
-                  strlen("/jobrun.XXXXXX/ctl") - strlen(base) - 1;
+                  strlen(tail) - strlen(base) - 1;
     snprintf(fit, sizeof fit, "%s/%0*d", base, (int)room, 0);
     cr_assert_eq(mkdir(fit, 0700), 0);
     setenv("XDG_RUNTIME_DIR", fit, 1);
     char dir[256], ep[256];
-    cr_assert_eq(jr_ipc_rundir(dir, sizeof dir), 0);
+    cr_assert_eq(jr_ipc_rundir(dir, sizeof dir, getpid(), 1), 0);
     cr_assert(is_prefix(fit, dir), "%s", dir);
     cr_assert_eq(jr_ipc_endpoint(ep, sizeof ep, dir), 0);
     cr_assert_eq(strlen(ep), strlen("ipc://") + 107);
@@ -446,7 +447,7 @@ Test(ipc, rundir_refuses_a_small_buffer_and_creates_nothing)
     cr_assert_not_null(mkdtemp(xdg));
     setenv("XDG_RUNTIME_DIR", xdg, 1);
     char dir[16];
-    cr_assert_eq(jr_ipc_rundir(dir, sizeof dir), JR_ENAMETOOLONG);
+    cr_assert_eq(jr_ipc_rundir(dir, sizeof dir, getpid(), 1), JR_ENAMETOOLONG);
     cr_assert_eq(rmdir(xdg), 0, "something was created in %s", xdg);
     jr_test_assert_clean();
 }
@@ -504,7 +505,7 @@ Test(ipc, send_frames_messages_and_packs_only_what_pays)
 {
     char dir[256], ep[300];
     unsetenv("XDG_RUNTIME_DIR");
-    cr_assert_eq(jr_ipc_rundir(dir, sizeof dir), 0);
+    cr_assert_eq(jr_ipc_rundir(dir, sizeof dir, getpid(), 1), 0);
     cr_assert_eq(jr_ipc_endpoint(ep, sizeof ep, dir), 0);
     void *ctx = zmq_ctx_new();
     void *router = zmq_socket(ctx, ZMQ_ROUTER);

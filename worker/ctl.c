@@ -24,7 +24,7 @@ int jr_ctl_seg_name(const jr_ctl *ctl, uint32_t idx, char *out, size_t cap)
 {
     /* Index 0 is the control segment itself; directory entry i is i + 1. */
     return jr_shm_name(out, cap, (pid_t)ctl->master_pid, ctl->master_start,
-                       (uint64_t)idx + 1);
+                       JR_SEG_N(ctl->seq, (uint64_t)idx + 1));
 }
 
 int jr_ctl_repair(void *arg)

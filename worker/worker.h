@@ -71,6 +71,7 @@ typedef struct jr_ctl {
     uint32_t nworkers;
     uint32_t master_pid;
     uint64_t master_start;
+    uint64_t seq;          /* the pool's number in its process: names */
     jr_lock lock;
     uint32_t nsegs; /* entries in use: segs[0..nsegs) */
     uint32_t pad_;
@@ -80,6 +81,10 @@ typedef struct jr_ctl {
 
 /* Bytes of a control block for n workers. */
 size_t jr_ctl_size(unsigned nworkers);
+
+/* Segment names of pool seq: index n of the name is (seq << 32) | n, so
+ * pools of one process never collide. */
+#define JR_SEG_N(seq, n) (((uint64_t)(seq) << 32) | (uint64_t)(n))
 
 /* Name of directory entry idx of the control block's master. */
 int jr_ctl_seg_name(const jr_ctl *ctl, uint32_t idx, char *out, size_t cap);
