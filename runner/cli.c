@@ -61,6 +61,11 @@ static void usage(FILE *f)
 "128+N killed by signal N after a clean teardown.\n");
 }
 
+int cli_signal(void)
+{
+    return g_signal;
+}
+
 int cli_uint(const char *s, uint64_t *out)
 {
     char *end;
@@ -289,6 +294,9 @@ int cli_out_close(cli *c, FILE *f, const char *path, int ok)
             err = errno;
         if (fclose(f) != 0 && !err)
             err = errno;
+        /* A signal before the rename means no output file at all. */
+        if (ok && !err && g_signal)
+            ok = 0;
         if (ok && !err && rename(c->tmp_path, path) != 0)
             err = errno;
         if (!ok || err)

@@ -53,6 +53,8 @@ int cli_uint(const char *s, uint64_t *out);
 int cli_closed_stdin(cli *c, const char *path);
 /* Standard output was closed at start: say so.  @return 1 if it was. */
 int cli_closed_stdout(cli *c);
+/* The signal that asked us to stop (SIGINT, SIGTERM, SIGHUP), or 0. */
+int cli_signal(void);
 
 /* Output: stdout, or a temporary file renamed over -o FILE at the end. */
 FILE *cli_out_open(cli *c, const char *path);

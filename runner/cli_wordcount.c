@@ -78,7 +78,7 @@ static int write_result(jr_result *res, FILE *f, int json, uint64_t top)
             putc('\n', f);
         }
         n++;
-        if (ferror(f))
+        if (ferror(f) || ((n & 4095) == 0 && cli_signal()))
             return -1;
     }
     if (json)
@@ -197,7 +197,10 @@ int cli_wordcount(cli *c, int argc, char **argv)
     int ok = write_result(res, f, json, top) == 0;
     int wr_errno = errno;
     jr_result_destroy(&res);
-    if (cli_out_close(c, f, out, ok) < 0 || !ok) {
+    int closed = cli_out_close(c, f, out, ok);
+    if (cli_signal())
+        return 128 + cli_signal(); /* stopped: the file was not made */
+    if (closed < 0 || !ok) {
         if (f == stdout && (wr_errno == EPIPE || errno == EPIPE))
             return 128 + 13;
         return EXIT_FAILED;

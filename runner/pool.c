@@ -114,6 +114,7 @@ static int spawn_slot(jr_pool *p, unsigned i)
     w->run = 0;
     w->kill_why = NULL;
     w->done.len = 0;
+    w->spawned_ms = jr_now_ms();
     return jr_spawn_worker(&p->sp, i, w->gen);
 }
 

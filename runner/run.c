@@ -555,6 +555,25 @@ static void watch(jr_run *r)
     uint64_t now = jr_now_ns();
     for (unsigned i = 0; i < p->nworkers; i++) {
         jr_wslot *w = &p->w[i];
+        unsigned hello_ms = p->opts.liveness_ms < 2000 ? p->opts.liveness_ms
+                                                       : 2000;
+        if (w->state == JR_W_STARTING && w->pid > 0 && !w->kill_why &&
+            jr_now_ms() > w->spawned_ms + hello_ms) {
+            /* A replacement that never says HELLO (it cannot connect, or
+             * hangs in its start) must not stall the run; a few in a row
+             * mean none will (our endpoint is gone): give up. */
+            char why[96];
+            snprintf(why, sizeof why, "did not connect within %u ms",
+                     hello_ms);
+            jr_pool_kill(p, i, why);
+            if (++p->connect_failures >= 3) {
+                jr_pool_fail(p, JR_ESPAWN, "workers cannot connect to %s: "
+                             "%u in a row did not within %u ms",
+                             p->endpoint, p->connect_failures, hello_ms);
+                fatal(r, JR_ESPAWN);
+            }
+            continue;
+        }
         if (w->state != JR_W_READY || w->kill_why)
             continue;
         jr_ctl_worker *cw = &p->ctl->w[i];
@@ -663,6 +682,7 @@ static int loop(jr_run *r)
             jr_pool_fail(p, JR_ECANCELED, "canceled");
             return fatal(r, JR_ECANCELED);
         case JR_EV_READY:
+            p->connect_failures = 0;
             send_job(r, ev.slot);
             break;
         case JR_EV_DEAD:

@@ -89,6 +89,7 @@ typedef struct jr_wslot {
     char why[96];
     uint64_t ntasks;      /* tasks done this run */
     int respawn;          /* dead: start a replacement at the next poll */
+    uint64_t spawned_ms;  /* when it was asked for (HELLO deadline) */
 } jr_wslot;
 
 struct jr_run;
@@ -110,6 +111,7 @@ struct jr_pool {
     void *zctx, *router;
     jr_wslot *w;
     unsigned respawns;
+    unsigned connect_failures; /* replacements in a row that never said HELLO */
     unsigned run_id;
     int wake[2];     /* self-pipe: jr_pool_cancel() writes here */
     int poll_fd;     /* one more fd for jr_pool_poll() to wait on, or -1 */

@@ -14,8 +14,16 @@
  * use the library in-process.  The test process is a child subreaper, so
  * orphans of a dead master come back to it and are counted.  Figures go
  * to stderr as "[Tnn] ..." lines (scripts/soak.sh collects them).
- * JR_SOAK_RUNS=N repeats the soak-style tests N times (default 10 kill
- * runs for T01) and makes T22's single word 100 MB.
+ *
+ * Environment: JR_SOAK_RUNS=N repeats the soak-style tests (N SIGKILL
+ * runs for T01, default 10; more signal runs for T09) and makes T22's
+ * single word 100 MB.  JR_CLI=PATH tests another jobrun command (a TSan
+ * build, which Criterion itself cannot run under).  JR_TIME_SCALE=N
+ * stretches the tests' deadlines and time bounds for slow builds;
+ * -DJR_REL_TIMEOUT_SCALE=N does the same for Criterion's timeouts.
+ * T08, T11 and T12 use unshare(1) namespaces and skip what the machine
+ * does not allow; as root, T11, T17 and T21 also act as another user or
+ * drop the DAC capabilities so that file modes apply.
  */
 #include <grp.h>
 #include <sched.h>
