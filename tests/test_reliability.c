@@ -752,8 +752,12 @@ REL_TEST(t04_a_worker_dying_with_the_shared_mutex_held_is_recovered, 60)
             if (rep == 0)
                 fprintf(stderr, "[T04] %s: exit 0, output identical, %llu "
                         "retries, %u ms\n", faults[i], retries, ms);
-            /* A robust mutex hands EOWNERDEAD at once: no 1 s lock wait. */
-            cr_assert_lt(ms, MS(1000), "%s took %u ms: a lock wait?", faults[i],
+            /* A robust mutex hands EOWNERDEAD at once; a lock wait past
+             * its 1 s limit would fail attempts (JR_EBUSY), which the
+             * exact output and exit above rule out.  The bound here only
+             * catches a hang: whole-run times are no measure of a lock
+             * wait on a loaded 2-core machine. */
+            cr_assert_lt(ms, MS(5000), "%s took %u ms: a hang?", faults[i],
                          ms);
             assert_clean(&r);
             run_free(&r);
