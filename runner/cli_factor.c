@@ -265,6 +265,11 @@ int cli_factor(cli *c, int argc, char **argv)
     ro.on_progress = on_progress;
     ro.params = params;
     ro.params_len = sizeof params;
+    /* Factoring costs ~1000x more per byte than counting words: 64 KiB
+     * (some 3,000 numbers) is work enough for a task, and a file of a
+     * few MB still spreads over every worker. */
+    if (!ro.chunk_size)
+        ro.chunk_size = 64u << 10;
     status = cli_pool(c);
     if (status) {
         jr_input_destroy(&in);
