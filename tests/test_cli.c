@@ -668,9 +668,9 @@ Test(cli, a_fifo_named_on_the_command_line_is_read_as_a_stream,
         proc p = jobrun(runs[i]);
         int st;
         cr_assert_eq(waitpid(w, &st, 0), w);
+        expect(&p, 0, want[i], "");
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "the FIFO writer failed (status %#x)", st);
-        expect(&p, 0, want[i], "");
         jr_test_proc_free(&p);
     }
     jr_test_assert_clean();
