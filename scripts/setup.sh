@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config libzmq3-dev liblz4-dev
-      libcriterion-dev libutf8proc-dev python3 coreutils)
+      libcriterion-dev libutf8proc-dev python3 coreutils
+      clang libclang-rt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

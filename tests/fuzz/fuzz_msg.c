@@ -3,7 +3,7 @@
  * bytes: jr_msg_decode(), and jr_lz4_unpack() on the payload of every
  * frame that decodes with JR_MSGF_LZ4, capped at 1 MiB as a worker would.
  *
- * Not built by CMake.  By hand, from the repository root:
+ * Built and run by tests/fuzz/run.sh (ctest: fuzz_short).  By hand:
  *   clang -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L \
  *     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
  *     -I. -Iinclude tests/fuzz/fuzz_msg.c ipc/msg.c ipc/lz4.c util/util.c \
