@@ -109,6 +109,12 @@ typedef struct jr_opts {
                                  gives up with JR_ESPAWN; 0: 8 + 2*workers */
     size_t slot_size;         /* bytes per shared-memory input slot for
                                  streams; 0: 1 MiB */
+    const volatile int *cancel; /* NULL, or a flag (a volatile sig_atomic_t,
+                                 which is an int) that a signal handler
+                                 sets: once non-zero, jr_pool_new() returns
+                                 JR_ECANCELED and runs stop as with
+                                 jr_pool_cancel().  Borrowed for the life
+                                 of the pool. */
 } jr_opts;
 
 /*-************************************

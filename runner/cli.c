@@ -328,6 +328,9 @@ int main(int argc, char **argv)
     };
     cli c = {.progress = -1};
     hold_std_fds(&c);
+    /* A signal while the pool starts cancels the start too. */
+    _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t");
+    c.opts.cancel = (const volatile int *)&g_signal;
     c.ro.ctx = &c;
     c.ro.on_diag = cli_diag;
     c.ro.on_progress = cli_progress;

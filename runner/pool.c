@@ -452,7 +452,11 @@ int jr_pool_poll(jr_pool *p, int timeout_ms, jr_event *ev)
     memset(ev, 0, sizeof *ev);
     uint64_t end = jr_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
-        if (p->cancel) {
+        if (p->cancel || (p->opts.cancel && *p->opts.cancel)) {
+            /* Also during jr_pool_new(), before the caller has a pool to
+             * jr_pool_cancel(): a SIGTERM then must not wait out the
+             * start timeout. */
+            p->cancel = 1;
             ev->kind = JR_EV_CANCEL;
             return 1;
         }
