@@ -246,7 +246,8 @@ static void walk_dir(walk *w, const char *dir, unsigned flags)
     }
     closedir(d);
     /* Sorted: not required by any output, but runs are reproducible. */
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_names);
     size_t dl = strlen(dir);
     for (size_t i = 0; i < n; i++) {
         size_t len = dl + 1 + strlen(names[i]) + 1;

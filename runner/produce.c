@@ -219,7 +219,8 @@ static int stream_step(jr_run *r, jr_src *s)
                 r->want_flush = 1;
                 return 0;
             }
-            memcpy(slot_base(r, r->s_slot), r->carry.data, r->carry.len);
+            if (r->carry.len)
+                memcpy(slot_base(r, r->s_slot), r->carry.data, r->carry.len);
             r->s_fill = r->carry.len;
             r->s_t0 = jr_now_ns();
         }

@@ -240,6 +240,10 @@ static void failed(jr_run *r, size_t ti, const char *why, int code)
     t->state = T_PENDING;
     t->worker = -1;
     if (t->failures >= p->opts.max_attempts) {
+        /* Out of attempts is JR_EWORKER whatever the last cause, but for
+         * resources that ran out (they say so in the message anyway). */
+        if (code != JR_ENOMEM && code != JR_ENOSPC)
+            code = JR_EWORKER;
         char d[512];
         jr_task_describe(r, t, d, sizeof d);
         jr_pool_fail(p, code, "%s failed %u/%u attempts: %s", d,

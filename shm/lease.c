@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -39,22 +40,28 @@ int jr_shm_lease_take(pid_t pid, uint64_t start)
                      JR_SHM_LEASE_N);
     if (rc < 0)
         goto out;
-    int fd = shm_open(lease_name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
-                      0600);
-    if (fd < 0 && errno == EEXIST) {
-        /* Ours from an earlier fork of this pid?  Only if unheld. */
-        fd = shm_open(lease_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
-    }
+    /* Locked before it has its name: a sweeper must never see our lease
+     * unheld.  Made under a name no sweep parses, then linked into place
+     * (link fails if the name exists: then it is a dead process's with
+     * our pid and start, which the sweep removes, or ours). */
+    char tmp[JR_SHM_NAME_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.new", lease_name);
+    int fd = shm_open(tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = -errno;
         goto out;
     }
     fchmod(fd, 0600);
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    char from[JR_SHM_NAME_MAX + 16], to[JR_SHM_NAME_MAX + 16];
+    snprintf(from, sizeof from, "/dev/shm%s", tmp);
+    snprintf(to, sizeof to, "/dev/shm%s", lease_name);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || link(from, to) < 0) {
         rc = -errno;
+        shm_unlink(tmp);
         close(fd);
         goto out;
     }
+    shm_unlink(tmp);
     lease_fd = fd;
     lease_users = 1;
 out:

@@ -1977,6 +1977,7 @@ REL_TEST(t21_a_hostile_corpus_finishes_fast_and_counts_the_rest, 60)
     cr_assert_eq(symlink("loop2", AT("loop1")), 0);
     cr_assert_eq(symlink("loop1", AT("loop2")), 0);
     cr_assert_eq(symlink("a.txt", AT("link_to_a")), 0);
+    cr_assert_eq(mkdir(AT("empty"), 0700), 0);
     cr_assert_eq(jr_test_write_file(AT("unread"), "secret word\n", 12), 0);
     chmod(p, 0);
     cr_assert_eq(jr_test_write_file(AT("odd\nname\x1b[31m\xff"), "odd name\n",
@@ -2024,6 +2025,11 @@ REL_TEST(t21_a_hostile_corpus_finishes_fast_and_counts_the_rest, 60)
             assert_code(&r, 1);
         cr_assert_str_eq(r.outbuf, want[follow][!unreadable]);
         cr_assert(!has_raw_control(r.errbuf), "raw bytes in: %s", r.errbuf);
+        /* 2 FIFOs, a socket, the unreadable file; with --follow also the
+         * device and the two looping links: one line each, nothing
+         * else. */
+        cr_assert_eq(jr_test_count_lines(r.errbuf),
+                     3 + unreadable + 3 * follow, "%s", r.errbuf);
         cr_assert(strstr(r.errbuf, "f\\x0aifo\\x1b[31m\\xff: skipped: a FIFO"),
                   "%s", r.errbuf);
         cr_assert_eq(count_str(r.errbuf, "skipped: a FIFO"), 2, "%s",
