@@ -362,7 +362,6 @@ typedef struct jr_stats {
     double map_s, reduce_s, merge_s; /* phase wall times */
     uint64_t bytes;                  /* input bytes mapped */
     uint64_t tasks, retries;
-    uint64_t emits;                  /* jr_emit() calls, all workers */
     uint64_t nworkers;
     uint64_t tasks_per_worker[64];   /* first 64 workers */
 } jr_stats;

@@ -222,11 +222,6 @@ int jr_result_build(jr_pool *p, const jr_job *job, const uint32_t *idx,
 /*-************************************
  *  Engine (run.c)
  **************************************/
-typedef struct jr_engine_item {
-    const void *data;
-    size_t len;
-} jr_engine_item;
-
 /* jr_pool_map() goes through the same engine with map_one set. */
 int jr_engine_run(jr_pool *p, const jr_job *job, jr_map_one_fn map_one,
                   const jr_input *in, const jr_blob *items, size_t nitems,

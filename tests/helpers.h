@@ -6,6 +6,7 @@
 #define JR_TEST_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,19 @@
 
 /* Count /dev/shm entries whose name holds this process's pid as master,
  * i.e. "jobrun.<uid>.<pid>.". */
+/* In a forked child before exec: the signal mask and dispositions the
+ * test process may have changed go back to their defaults. */
+static inline void jr_test_child_defaults(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+}
+
 static inline int jr_test_segments_of(pid_t pid)
 {
     char pre[64];
@@ -159,13 +173,7 @@ static inline void jr_test_proc_run(jr_test_proc *p)
         for (int fd = 0; fd < 3; fd++)
             if (p->close_fds & (1 << fd))
                 close(fd);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
+        jr_test_child_defaults();
         if (p->uid && (setgroups(0, NULL) < 0 || setgid(p->uid) < 0 ||
                        setuid(p->uid) < 0))
             _exit(125);
@@ -593,13 +601,7 @@ static inline int jr_test_cli_start(jr_test_cli *c, const jr_test_cli_opts *o)
         if (getppid() == 1)
             _exit(125);
         /* Undo what the test process may have set for itself. */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
+        jr_test_child_defaults();
         struct rlimit core = {0, 0};
         setrlimit(RLIMIT_CORE, &core);
         int fin = open(o->in ? o->in : "/dev/null", O_RDONLY);

@@ -25,7 +25,6 @@ void jr_mapctx_begin(struct jr_map_ctx *ctx, int fd, uint64_t next_off)
 JR_API int jr_emit(jr_map_ctx *ctx, const void *key, size_t klen,
                    uint64_t value)
 {
-    ctx->emits++;
     int rc = jr_table_add(ctx->table, key, klen, value);
     if (rc < 0)
         ctx->failed = rc;

@@ -167,7 +167,6 @@ struct jr_map_ctx {
     int fd;                 /* the input, -1 for slots and memory */
     uint64_t next_off;      /* next byte of the input to hand out */
     jr_buf more;            /* buffer for those bytes */
-    uint64_t emits;
     uint64_t reported;      /* bytes the callback gave jr_progress() */
 };
 
