@@ -13,6 +13,7 @@ JR_API int jr_pool_run(jr_pool *pool, const jr_job *job, const jr_input *in,
     if (out)
         *out = NULL;
     if (!pool || !job || !job->map || !in || job->lookback > 64 ||
+        (job->order != JR_ORDER_CMP && job->order != JR_ORDER_VALUE_DESC) ||
         (ro && ro->params_len > (64u << 10)))
         return JR_EINVAL;
     return jr_engine_run(pool, job, NULL, in, NULL, 0, 0, NULL, ro, out);

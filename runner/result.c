@@ -10,12 +10,11 @@
 #include <string.h>
 
 #include "runner/runner.h"
+#include "util/order.h"
 
 typedef struct cursor {
     jr_rd rd;
-    const uint8_t *key;
-    uint32_t klen;
-    uint64_t v;
+    jr_orec rec; /* the run's next record */
 } cursor;
 
 struct jr_result {
@@ -31,20 +30,18 @@ static int load(cursor *c)
 {
     if (c->rd.len == 0)
         return 0;
-    if (jr_rd_u32(&c->rd, &c->klen) < 0 || jr_rd_u64(&c->rd, &c->v) < 0 ||
-        jr_rd_bytes(&c->rd, c->klen, &c->key) < 0)
+    uint32_t klen;
+    if (jr_rd_u32(&c->rd, &klen) < 0 || jr_rd_u64(&c->rd, &c->rec.v) < 0 ||
+        jr_rd_bytes(&c->rd, klen, &c->rec.key) < 0)
         return JR_EPROTO;
+    c->rec.klen = klen;
+    c->rec.pfx = jr_key_prefix(c->rec.key, klen);
     return 1;
 }
 
 static int before(const jr_result *r, size_t a, size_t b)
 {
-    const cursor *x = &r->cur[a], *y = &r->cur[b];
-    if (r->job && r->job->cmp)
-        return r->job->cmp(x->key, x->klen, x->v, y->key, y->klen, y->v) < 0;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->key, y->key, n);
-    return c ? c < 0 : x->klen < y->klen;
+    return jr_orec_cmp(r->job, &r->cur[a].rec, &r->cur[b].rec) < 0;
 }
 
 static void sift_down(jr_result *r, size_t i)
@@ -124,9 +121,9 @@ JR_API int jr_result_next(jr_result *r, const void **key, size_t *klen,
     if (!r || r->nheap == 0)
         return 0;
     cursor *c = &r->cur[r->heap[0]];
-    *key = c->key;
-    *klen = c->klen;
-    *value = c->v;
+    *key = c->rec.key;
+    *klen = c->rec.klen;
+    *value = c->rec.v;
     /* The record stays valid: it lives in the mapping, not in c. */
     if (load(c) != 1)
         r->heap[0] = r->heap[--r->nheap];

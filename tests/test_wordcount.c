@@ -34,7 +34,8 @@ typedef struct rec {
 static int rec_cmp(const void *a, const void *b)
 {
     const rec *x = a, *y = b;
-    return jr_job_wordcount.cmp(x->key, x->len, x->v, y->key, y->len, y->v);
+    return jr_job_cmp(&jr_job_wordcount, x->key, x->len, x->v, y->key, y->len,
+                      y->v);
 }
 
 /* The table as `jobrun wordcount` prints it; caller frees. */
@@ -490,9 +491,15 @@ Test(chunk, split_finds_no_cut_inside_one_word)
                  5);
 }
 
+static int cmp(const void *ka, size_t kalen, uint64_t va, const void *kb,
+               size_t kblen, uint64_t vb)
+{
+    return jr_job_cmp(&jr_job_wordcount, ka, kalen, va, kb, kblen, vb);
+}
+
 Test(job, orders_by_count_then_by_word_bytes)
 {
-    jr_cmp_fn cmp = jr_job_wordcount.cmp;
+    cr_assert_eq(jr_job_wordcount.order, JR_ORDER_VALUE_DESC);
     cr_assert_lt(cmp("b", 1, 5, "a", 1, 4), 0);
     cr_assert_gt(cmp("a", 1, 4, "b", 1, 5), 0);
     cr_assert_lt(cmp("a", 1, 4, "b", 1, 4), 0);
@@ -543,7 +550,7 @@ Test(table, combines_with_the_given_function)
     uint64_t v, h;
     cr_assert_eq(jr_table_next(t, &cur, &key, &klen, &v, &h), 1);
     cr_assert_eq(v, 9);
-    cr_assert_eq(h, jr_hash("k", 1));
+    cr_assert_eq(h >> 8, jr_hash("k", 1) >> 8);
     cr_assert_eq(jr_table_next(t, &cur, &key, &klen, &v, &h), 0);
     jr_table_destroy(&t);
 }
@@ -576,7 +583,7 @@ Test(table, grows_and_keeps_every_key_of_every_length)
         copy[klen] = '\0';
         size_t i = strtoull(copy, NULL, 16); /* stops at the first '-' */
         cr_assert_eq(v, 2 * i);
-        cr_assert_eq(h, jr_hash(k, klen));
+        cr_assert_eq(h >> 8, jr_hash(k, klen) >> 8);
         seen++;
     }
     cr_assert_eq(seen, n);
@@ -605,7 +612,7 @@ Test(table, keeps_keys_apart_when_their_hashes_collide)
     uint64_t v, h;
     while (jr_table_next(t, &cur, &k, &klen, &v, &h)) {
         cr_assert_eq(v, 2);
-        cr_assert_eq(h, 42);
+        cr_assert_eq(h >> 8, 42 >> 8);
     }
     jr_table_destroy(&t);
 }

@@ -25,9 +25,19 @@ void jr_mapctx_begin(struct jr_map_ctx *ctx, int fd, uint64_t next_off)
 JR_API int jr_emit(jr_map_ctx *ctx, const void *key, size_t klen,
                    uint64_t value)
 {
-    int rc = jr_table_add(ctx->table, key, klen, value);
+    int rc = jr_table_add_soon(ctx->table, key, klen, value);
     if (rc < 0)
         ctx->failed = rc;
+    return rc;
+}
+
+int jr_mapctx_end(struct jr_map_ctx *ctx)
+{
+    int rc = ctx->table ? jr_table_drain(ctx->table) : 0;
+    if (rc < 0 && !ctx->failed)
+        ctx->failed = rc;
+    rc = ctx->failed;
+    ctx->failed = 0;
     return rc;
 }
 

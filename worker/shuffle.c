@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/order.h"
 #include "worker/table.h"
 #include "worker/worker.h"
 
@@ -84,8 +85,9 @@ out:
     return rc;
 }
 
-/* Read partition `part` of one map output into t. */
-static int merge_part(jr_table *t, const jr_seg *seg, uint32_t part)
+/* Partition `part` of one map output: its bytes, checked against the
+ * segment's size. */
+static int part_bytes(const jr_seg *seg, uint32_t part, jr_rd *out)
 {
     const uint8_t *base = seg->base;
     if (seg->len < 8 || jr_get_u32(base) != JR_MAPOUT_MAGIC)
@@ -97,7 +99,13 @@ static int merge_part(jr_table *t, const jr_seg *seg, uint32_t part)
     uint64_t hi = jr_get_u64(base + 8 + 8 * ((size_t)part + 1));
     if (lo > hi || hi > seg->len)
         return JR_EPROTO;
-    jr_rd r = {base + lo, (size_t)(hi - lo)};
+    *out = (jr_rd){base + lo, (size_t)(hi - lo)};
+    return 0;
+}
+
+/* Records in r, every one checked. */
+static int count_recs(jr_rd r, size_t *n)
+{
     while (r.len > 0) {
         uint32_t klen;
         uint64_t v;
@@ -105,70 +113,127 @@ static int merge_part(jr_table *t, const jr_seg *seg, uint32_t part)
         if (jr_rd_u32(&r, &klen) < 0 || jr_rd_u64(&r, &v) < 0 ||
             jr_rd_bytes(&r, klen, &key) < 0)
             return JR_EPROTO;
-        int rc = jr_table_add(t, key, klen, v);
-        if (rc < 0)
-            return rc;
+        (*n)++;
     }
     return 0;
 }
 
-typedef struct rec {
-    const uint8_t *key;
-    size_t klen;
-    uint64_t v;
-} rec;
+/* The reducer's records and the index that combines equal keys: open
+ * addressing over slots of {hash's high half, record index + 1}, so that a
+ * probe reads a record only when the hashes' halves match. */
+typedef struct merger {
+    jr_orec *recs; /* distinct keys so far; keys point into the segments */
+    size_t n;
+    uint64_t *slots; /* NULL when one map output holds every record */
+    size_t mask;
+    unsigned shift; /* 64 - log2(slots) */
+    uint64_t seed;
+    jr_combine_fn combine;
+} merger;
 
-static int cmp_rec(const void *a, const void *b, void *arg)
+static int merger_init(merger *m, size_t max, int combining,
+                       jr_combine_fn combine)
 {
-    const rec *x = a, *y = b;
-    const jr_job *job = arg;
-    if (job->cmp)
-        return job->cmp(x->key, x->klen, x->v, y->key, y->klen, y->v);
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->key, y->key, n);
-    if (c)
-        return c;
-    return (x->klen > y->klen) - (x->klen < y->klen);
+    *m = (merger){.combine = combine};
+    m->recs = malloc((max ? max : 1) * sizeof *m->recs);
+    if (!m->recs)
+        return JR_ENOMEM;
+    if (!combining)
+        return 0;
+    size_t cap = 16;
+    unsigned bits = 4;
+    while (cap < max + max / 2) { /* at most 2/3 full */
+        cap *= 2;
+        bits++;
+    }
+    m->slots = calloc(cap, sizeof *m->slots);
+    if (!m->slots)
+        return JR_ENOMEM;
+    m->mask = cap - 1;
+    m->shift = 64 - bits;
+    m->seed = jr_now_ns() * 0x9e3779b97f4a7c15ull;
+    return 0;
+}
+
+static void merger_fini(merger *m)
+{
+    free(m->recs);
+    free(m->slots);
+}
+
+static void merger_add(merger *m, const uint8_t *key, size_t klen, uint64_t v)
+{
+    if (m->slots) {
+        uint64_t h = jr_hash(key, klen);
+        uint32_t tag = (uint32_t)(h >> 32);
+        /* The map tables ordered these keys by their own slot functions;
+         * a seed of ours keeps that order from clustering here. */
+        size_t i = (size_t)(((h ^ m->seed) * 0xd6e8feb86659fd93ull) >>
+                            m->shift);
+        for (;; i = (i + 1) & m->mask) {
+            uint64_t s = m->slots[i];
+            if (s == 0) {
+                m->slots[i] = (uint64_t)tag << 32 | (uint32_t)(m->n + 1);
+                break;
+            }
+            if ((uint32_t)(s >> 32) != tag)
+                continue;
+            jr_orec *r = &m->recs[(uint32_t)s - 1];
+            if (r->klen == klen && memcmp(r->key, key, klen) == 0) {
+                r->v = m->combine ? m->combine(r->v, v) : r->v + v;
+                return;
+            }
+        }
+    }
+    m->recs[m->n++] = (jr_orec){v, jr_key_prefix(key, klen), key, klen};
+}
+
+static void merge_part(merger *m, jr_rd r)
+{
+    while (r.len > 0) { /* checked by count_recs() */
+        uint32_t klen = jr_get_u32(r.p);
+        uint64_t v = jr_get_u64(r.p + 4);
+        merger_add(m, r.p + JR_REC_HDR, klen, v);
+        r.p += JR_REC_HDR + klen;
+        r.len -= JR_REC_HDR + (size_t)klen;
+    }
 }
 
 int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
                       uint32_t part, const uint32_t *segs, uint32_t nsegs,
                       uint32_t *idx)
 {
-    jr_table *t = NULL;
-    rec *recs = NULL;
-    int rc = jr_table_new(&t, job->combine);
     *idx = JR_NO_SEG;
-    if (rc < 0)
-        return rc;
+    jr_seg *maps = calloc(nsegs ? nsegs : 1, sizeof *maps);
+    jr_rd *parts = calloc(nsegs ? nsegs : 1, sizeof *parts);
+    merger m = {0};
+    int rc = maps && parts ? 0 : JR_ENOMEM;
+    size_t total = 0, nonempty = 0, bytes = 32;
     for (uint32_t i = 0; i < nsegs && rc == 0; i++) {
-        jr_seg seg = {0};
         char name[JR_SHM_NAME_MAX];
         rc = jr_ctl_seg_name(ctl, segs[i], name, sizeof name);
         if (rc == 0)
-            rc = jr_shm_attach(&seg, name, 0);
-        if (rc == 0) {
-            rc = merge_part(t, &seg, part);
-            jr_shm_unmap(&seg);
-        }
+            rc = jr_shm_attach(&maps[i], name, 0);
+        if (rc == 0)
+            rc = part_bytes(&maps[i], part, &parts[i]);
+        size_t before = total;
+        if (rc == 0)
+            rc = count_recs(parts[i], &total);
+        nonempty += total > before;
+        bytes += parts[i].len;
     }
-    size_t n = jr_table_count(t);
-    if (rc < 0 || n == 0)
+    if (rc < 0 || total == 0)
         goto out;
-
-    recs = malloc(n * sizeof *recs);
     rc = JR_ENOMEM;
-    if (!recs)
+    if (total >= UINT32_MAX) /* merger slots hold 32-bit indices */
         goto out;
-    size_t cur = 0, i = 0, bytes = 32;
-    const void *key;
-    size_t klen;
-    uint64_t v, h;
-    while (jr_table_next(t, &cur, &key, &klen, &v, &h)) {
-        recs[i++] = (rec){key, klen, v};
-        bytes += JR_REC_HDR + klen;
-    }
-    qsort_r(recs, n, sizeof *recs, cmp_rec, (void *)job);
+    /* Keys of one map output are distinct already. */
+    rc = merger_init(&m, total, nonempty > 1, job->combine);
+    if (rc < 0)
+        goto out;
+    for (uint32_t i = 0; i < nsegs; i++)
+        merge_part(&m, parts[i]);
+    jr_orec_sort(job, m.recs, m.n);
 
     jr_seg run = {0};
     rc = jr_ctl_seg_create(ctl, slot, bytes, &run, idx);
@@ -177,16 +242,20 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     uint8_t *p = run.base;
     jr_put_u32(p, JR_RUN_MAGIC);
     jr_put_u32(p + 4, 0);
-    jr_put_u64(p + 8, n);
-    jr_put_u64(p + 16, bytes);
-    jr_put_u64(p + 24, 0);
+    jr_put_u64(p + 8, m.n);
     p += 32;
-    for (i = 0; i < n; i++)
-        p = put_rec(p, recs[i].key, recs[i].klen, recs[i].v);
+    for (size_t i = 0; i < m.n; i++)
+        p = put_rec(p, m.recs[i].key, m.recs[i].klen, m.recs[i].v);
+    /* Combined records take less than their parts did. */
+    jr_put_u64((uint8_t *)run.base + 16, (uint64_t)(p - (uint8_t *)run.base));
+    jr_put_u64((uint8_t *)run.base + 24, 0);
     jr_shm_unmap(&run);
     rc = jr_ctl_seg_ready(ctl, *idx);
 out:
-    free(recs);
-    jr_table_destroy(&t);
+    merger_fini(&m);
+    for (uint32_t i = 0; maps && i < nsegs; i++)
+        jr_shm_unmap(&maps[i]);
+    free(maps);
+    free(parts);
     return rc;
 }

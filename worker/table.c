@@ -1,33 +1,61 @@
 /*
  * table.c - the worker's combining table (see table.h) and jr_hash().
  *
- * Open addressing with linear probing over a power-of-two array, kept at
- * most 70% full.  Each entry holds the key's full 64-bit hash, its value,
- * its length and either the key itself (8 bytes or fewer: most words) or
- * the key's offset in an arena where longer keys lie end to end.  A probe
- * compares the stored hash first, then the length, then the bytes: a
- * short key as one word in the entry, a long one in the arena, which a
- * probe that meets another key almost never reads.  This is the hot path
- * of wordcount: one lookup per word of the input.
+ * Open addressing with linear probing over a power-of-two array of 32-byte
+ * entries, two to a cache line, kept at most 70% full.  An entry holds a
+ * tag (the key's hash with its low byte replaced by a length code), the
+ * value and either the key itself (16 bytes or fewer: nearly every word)
+ * or the key's offset and length in an arena where longer keys lie end to
+ * end.  A probe for a short key is three register compares on one cache
+ * line; only a long key's probe that matches the tag reads the arena.
+ * This is the hot path of wordcount: one lookup per word of the input, so
+ * lookups also wait in a short queue with their slots prefetched
+ * (jr_table_add_soon), keeping many cache misses in flight at once.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "worker/table.h"
 
-/* An entry's len when the slot is free.  A real key never gets that long:
- * it would not fit in memory. */
-#define EMPTY UINT64_MAX
-#define INLINE_MAX 8
+#define INLINE_MAX 16
 #define FIRST_CAP 1024
+/* The low byte of a tag: klen + 1 for an inline key, LONG_CODE for an
+ * arena key.  A used entry's tag is never 0: 0 marks a free slot, so
+ * fresh zeroed memory is an empty table. */
+#define LONG_CODE 0xffu
+/* Adds wait in a queue this deep, their slots prefetched, so that up to
+ * QDEPTH cache misses are in flight where a lookup at a time has one. */
+#define QDEPTH 32
+#define QKEY_MAX 32 /* longer keys are added at once */
+/* Slots of the front: a direct-mapped cache of short keys with their
+ * values combined so far, small enough to stay in L2 (128 KiB).  Text is
+ * Zipfian: most words are a few hundred frequent ones, and those combine
+ * here without touching the large table. */
+#define FRONT 4096
+/* Slot arrays this large come from mmap, aligned for transparent huge
+ * pages: a lookup in a table of tens of MB otherwise misses the TLB as
+ * well as the cache. */
+#define HUGE_BYTES ((size_t)2 << 20)
 
 typedef struct ent {
-    uint64_t hash;
+    uint64_t tag; /* 0: free */
     uint64_t value;
-    uint64_t key; /* len <= INLINE_MAX: the key's bytes, zero-padded;
-                     longer: its offset in the arena */
-    uint64_t len;
+    uint64_t k0, k1; /* inline: the key's bytes, zero-padded, in memory
+                        order; arena: offset and length */
 } ent;
+_Static_assert(offsetof(ent, k1) == offsetof(ent, k0) + 8,
+               "an inline key's bytes are k0 then k1");
+
+/* An add waiting in the queue: its tag computed, its key packed or
+ * copied. */
+typedef struct pending {
+    uint64_t tag;
+    uint64_t value;
+    size_t klen;
+    uint64_t k0, k1;        /* inline keys */
+    uint8_t bytes[QKEY_MAX]; /* longer ones */
+} pending;
 
 struct jr_table {
     ent *ents;      /* cap slots; owned */
@@ -40,21 +68,32 @@ struct jr_table {
     jr_combine_fn combine; /* NULL: sum */
     uint64_t seed;         /* mixed into slot indices, per table */
     unsigned shift;        /* 64 - log2(cap) */
+    unsigned qhead, qlen;  /* the queue: q[qhead], then qlen - 1 more */
+    pending q[QDEPTH];
+    size_t nfront;            /* front slots in use, listed in used[] */
+    uint16_t used[FRONT];
+    ent front[FRONT];         /* tag 0: free; never a long key */
 };
 
-/* Where hash h starts probing.  Every table mixes in a seed of its own:
+/* Where tag t starts probing.  Every table mixes in a seed of its own:
  * a reducer fills its table in the order another table's slots yield
  * keys, and with one shared index function that order would pile them
  * into long runs of linear probing (Rust's HashMap had this bug). */
-static inline size_t slot_at(uint64_t h, uint64_t seed, unsigned shift)
+static inline size_t slot_at(uint64_t t, uint64_t seed, unsigned shift)
 {
-    /* The high bits of the product depend on every bit of h. */
-    return (size_t)(((h ^ seed) * 0x9e3779b97f4a7c15ull) >> shift);
+    /* The high bits of the product depend on every bit of t. */
+    return (size_t)(((t ^ seed) * 0x9e3779b97f4a7c15ull) >> shift);
 }
 
-static inline size_t slot_of(const jr_table *t, uint64_t h)
+static inline size_t slot_of(const jr_table *t, uint64_t tag)
 {
-    return slot_at(h, t->seed, t->shift);
+    return slot_at(tag, t->seed, t->shift);
+}
+
+static inline uint64_t tag_of(uint64_t hash, size_t klen)
+{
+    uint64_t code = klen <= INLINE_MAX ? klen + 1 : LONG_CODE;
+    return (hash & ~(uint64_t)0xff) | code;
 }
 
 /*-************************************
@@ -141,18 +180,17 @@ static inline uint64_t seed_of(size_t len)
     return P0 ^ mum(P0 ^ (uint64_t)len, P1);
 }
 
-/* A key of 8 bytes or fewer is hashed from its packed word, so that a
- * lookup reads its bytes once, for the hash and the comparison both. */
-static inline uint64_t hash_short(uint64_t k, size_t len)
+/* A key of INLINE_MAX bytes or fewer is hashed from its packed words, so
+ * that a lookup reads its bytes once, for the hash and the comparison. */
+static inline uint64_t hash_inline(uint64_t k0, uint64_t k1, size_t len)
 {
-    return fold(k, 0, len, seed_of(len));
+    return fold(k0, k1, len, seed_of(len));
 }
 
+/* Keys longer than INLINE_MAX. */
 static uint64_t hash_long(const uint8_t *p, size_t len)
 {
     uint64_t seed = seed_of(len);
-    if (len <= 16) /* two overlapping reads cover 9 to 16 bytes */
-        return fold(rd64(p), rd64(p + len - 8), len, seed);
     size_t i = len;
     if (i > 48) {
         uint64_t s1 = seed, s2 = seed;
@@ -174,22 +212,69 @@ static uint64_t hash_long(const uint8_t *p, size_t len)
     return fold(rd64(p + i - 16), rd64(p + i - 8), len, seed);
 }
 
+/* The packed words of a key of INLINE_MAX bytes or fewer: its bytes in
+ * memory order, zero-padded, the first 8 in k0. */
+static inline void pack16(const uint8_t *p, size_t len, uint64_t *k0,
+                          uint64_t *k1)
+{
+    if (len <= 8) {
+        *k0 = pack(p, len);
+        *k1 = 0;
+    } else {
+        *k0 = rd64(p);
+        *k1 = pack(p + 8, len - 8);
+    }
+}
+
 uint64_t jr_hash(const void *key, size_t len)
 {
-    if (len <= INLINE_MAX)
-        return hash_short(pack(key, len), len);
+    if (len <= INLINE_MAX) {
+        uint64_t k0, k1;
+        pack16(key, len, &k0, &k1);
+        return hash_inline(k0, k1, len);
+    }
     return hash_long(key, len);
 }
 
 /*-************************************
- *  Keys
+ *  Memory
  **************************************/
-static int store_key(jr_table *t, ent *e, const void *key, size_t klen)
+/* Zeroed slots.  Large arrays are mapped, aligned to a huge page, with
+ * the kernel's zeroed pages: no pass of ours writes them before use. */
+static ent *alloc_ents(size_t cap)
 {
-    if (klen <= INLINE_MAX) {
-        e->key = pack(key, klen);
-        return 0;
-    }
+    if (cap > (SIZE_MAX - HUGE_BYTES) / sizeof(ent))
+        return NULL;
+    size_t bytes = cap * sizeof(ent);
+    if (bytes < HUGE_BYTES)
+        return calloc(cap, sizeof(ent));
+    size_t span = bytes + HUGE_BYTES;
+    uint8_t *m = mmap(NULL, span, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    uint8_t *a = (uint8_t *)(((uintptr_t)m + HUGE_BYTES - 1) &
+                             ~(uintptr_t)(HUGE_BYTES - 1));
+    if (a > m)
+        munmap(m, (size_t)(a - m));
+    if (m + span > a + bytes)
+        munmap(a + bytes, (size_t)(m + span - (a + bytes)));
+    (void)madvise(a, bytes, MADV_HUGEPAGE); /* a hint: may be off */
+    return (ent *)a;
+}
+
+static void free_ents(ent *e, size_t cap)
+{
+    if (!e)
+        return;
+    if (cap * sizeof(ent) < HUGE_BYTES)
+        free(e);
+    else
+        munmap(e, cap * sizeof(ent));
+}
+
+static int store_long(jr_table *t, ent *e, const void *key, size_t klen)
+{
     if (t->acap - t->alen < klen) {
         size_t cap = t->acap ? t->acap : 4096;
         while (cap - t->alen < klen) {
@@ -204,7 +289,8 @@ static int store_key(jr_table *t, ent *e, const void *key, size_t klen)
         t->acap = cap;
     }
     memcpy(t->arena + t->alen, key, klen);
-    e->key = t->alen;
+    e->k0 = t->alen;
+    e->k1 = klen;
     t->alen += klen;
     return 0;
 }
@@ -212,16 +298,6 @@ static int store_key(jr_table *t, ent *e, const void *key, size_t klen)
 /*-************************************
  *  The table
  **************************************/
-static ent *alloc_ents(size_t cap)
-{
-    if (cap > SIZE_MAX / sizeof(ent))
-        return NULL;
-    ent *e = malloc(cap * sizeof(ent));
-    if (e)
-        memset(e, 0xff, cap * sizeof(ent)); /* every len == EMPTY */
-    return e;
-}
-
 int jr_table_new(jr_table **out, jr_combine_fn combine)
 {
     *out = NULL;
@@ -247,14 +323,14 @@ void jr_table_destroy(jr_table **t)
 {
     if (!t || !*t)
         return;
-    free((*t)->ents);
+    free_ents((*t)->ents, (*t)->cap);
     free((*t)->arena);
     free(*t);
     *t = NULL;
 }
 
-/* Double the slots.  Entries move with their stored hash: no key is read
- * or hashed again. */
+/* Double the slots.  Entries move with their tag: no key is read or
+ * hashed again. */
 static int grow(jr_table *t)
 {
     if (t->cap > SIZE_MAX / 2)
@@ -265,14 +341,14 @@ static int grow(jr_table *t)
         return JR_ENOMEM;
     for (size_t i = 0; i < t->cap; i++) {
         const ent *e = &t->ents[i];
-        if (e->len == EMPTY)
+        if (e->tag == 0)
             continue;
-        size_t j = slot_at(e->hash, t->seed, t->shift - 1);
-        while (ne[j].len != EMPTY)
+        size_t j = slot_at(e->tag, t->seed, t->shift - 1);
+        while (ne[j].tag != 0)
             j = (j + 1) & mask;
         ne[j] = *e;
     }
-    free(t->ents);
+    free_ents(t->ents, t->cap);
     t->ents = ne;
     t->cap = cap;
     t->shift--;
@@ -280,27 +356,31 @@ static int grow(jr_table *t)
     return 0;
 }
 
-/* Take a free slot i for (h, key, v); grow first if the table is full
- * enough, which moves the slot. */
-static int insert(jr_table *t, size_t i, uint64_t h, const void *key,
-                  size_t klen, uint64_t v)
+/* Take a free slot i for the key; grow first if the table is full
+ * enough, which moves the slot.  key is read only when it is long. */
+static int insert(jr_table *t, size_t i, uint64_t tag, uint64_t k0,
+                  uint64_t k1, const void *key, size_t klen, uint64_t v)
 {
     if (t->count >= t->grow_at) {
         int rc = grow(t);
         if (rc < 0)
             return rc;
         size_t mask = t->cap - 1;
-        i = slot_of(t, h);
-        while (t->ents[i].len != EMPTY)
+        i = slot_of(t, tag);
+        while (t->ents[i].tag != 0)
             i = (i + 1) & mask;
     }
     ent *e = &t->ents[i];
-    int rc = store_key(t, e, key, klen);
-    if (rc < 0)
-        return rc;
-    e->hash = h;
+    if (klen > INLINE_MAX) {
+        int rc = store_long(t, e, key, klen);
+        if (rc < 0)
+            return rc;
+    } else {
+        e->k0 = k0;
+        e->k1 = k1;
+    }
+    e->tag = tag;
     e->value = v;
-    e->len = klen;
     t->count++;
     t->key_bytes += klen;
     return 0;
@@ -311,67 +391,147 @@ static int insert(jr_table *t, size_t i, uint64_t h, const void *key,
     ((e)->value =                                                              \
          (t)->combine ? (t)->combine((e)->value, (v)) : (e)->value + (v))
 
-/* The lookup of most words: hash, length and packed bytes are three
+/* The lookup of nearly every word: tag and packed bytes are three
  * register compares, and no key memory is read. */
-static inline int add_short(jr_table *t, uint64_t h, uint64_t k,
-                            const void *key, size_t klen, uint64_t v)
+static inline int add_inline(jr_table *t, uint64_t tag, uint64_t k0,
+                             uint64_t k1, size_t klen, uint64_t v)
 {
-    size_t mask = t->cap - 1, i = slot_of(t, h);
+    size_t mask = t->cap - 1, i = slot_of(t, tag);
     for (;;) {
         ent *e = &t->ents[i];
-        if ((e->hash == h) & (e->key == k) & (e->len == klen)) {
+        if ((e->tag == tag) & (e->k0 == k0) & (e->k1 == k1)) {
             COMBINE(t, e, v);
             return 0;
         }
-        if (e->len == EMPTY)
-            return insert(t, i, h, key, klen, v);
+        if (e->tag == 0)
+            return insert(t, i, tag, k0, k1, NULL, klen, v);
         i = (i + 1) & mask;
     }
 }
 
-/* Keys of 9 to 16 bytes, common words among them, compare as two
- * overlapping words and not by a call. */
-static inline int long_eq(const uint8_t *a, const uint8_t *b, size_t len)
-{
-    if (len <= 16)
-        return (rd64(a) == rd64(b)) & (rd64(a + len - 8) == rd64(b + len - 8));
-    return memcmp(a, b, len) == 0;
-}
-
-static int add_long(jr_table *t, uint64_t h, const void *key, size_t klen,
+static int add_long(jr_table *t, uint64_t tag, const void *key, size_t klen,
                     uint64_t v)
 {
-    size_t mask = t->cap - 1, i = slot_of(t, h);
+    size_t mask = t->cap - 1, i = slot_of(t, tag);
     for (;;) {
         ent *e = &t->ents[i];
-        if (e->hash == h && e->len == klen &&
-            long_eq(t->arena + e->key, key, klen)) {
+        if (e->tag == tag && e->k1 == klen &&
+            memcmp(t->arena + e->k0, key, klen) == 0) {
             COMBINE(t, e, v);
             return 0;
         }
-        if (e->len == EMPTY)
-            return insert(t, i, h, key, klen, v);
+        if (e->tag == 0)
+            return insert(t, i, tag, 0, 0, key, klen, v);
         i = (i + 1) & mask;
     }
-}
-
-int jr_table_add(jr_table *t, const void *key, size_t klen, uint64_t v)
-{
-    if (klen <= INLINE_MAX) {
-        uint64_t k = pack(key, klen);
-        return add_short(t, hash_short(k, klen), k, key, klen, v);
-    }
-    return add_long(t, hash_long(key, klen), key, klen, v);
 }
 
 int jr_table_add_hashed(jr_table *t, uint64_t h, const void *key, size_t klen,
                         uint64_t v)
 {
-    if (klen <= INLINE_MAX)
-        return add_short(t, h, pack(key, klen), key, klen, v);
-    return add_long(t, h, key, klen, v);
+    uint64_t tag = tag_of(h, klen);
+    if (klen <= INLINE_MAX) {
+        uint64_t k0, k1;
+        pack16(key, klen, &k0, &k1);
+        return add_inline(t, tag, k0, k1, klen, v);
+    }
+    return add_long(t, tag, key, klen, v);
 }
 
+int jr_table_add(jr_table *t, const void *key, size_t klen, uint64_t v)
+{
+    if (klen <= INLINE_MAX) {
+        uint64_t k0, k1;
+        pack16(key, klen, &k0, &k1);
+        return add_inline(t, tag_of(hash_inline(k0, k1, klen), klen), k0, k1,
+                          klen, v);
+    }
+    return add_long(t, tag_of(hash_long(key, klen), klen), key, klen, v);
+}
+
+/*-************************************
+ *  The queue
+ **************************************/
+static int add_pending(jr_table *t, const pending *p)
+{
+    if (p->klen <= INLINE_MAX)
+        return add_inline(t, p->tag, p->k0, p->k1, p->klen, p->value);
+    return add_long(t, p->tag, p->bytes, p->klen, p->value);
+}
+
+/* Queue an add for a later call, its slot prefetched. */
+static pending *enqueue(jr_table *t, int *rc)
+{
+    if (t->qlen == QDEPTH) {
+        *rc = add_pending(t, &t->q[t->qhead]);
+        t->qhead = (t->qhead + 1) % QDEPTH;
+        t->qlen--;
+    }
+    return &t->q[(t->qhead + t->qlen++) % QDEPTH];
+}
+
+int jr_table_add_soon(jr_table *t, const void *key, size_t klen, uint64_t v)
+{
+    int rc = 0;
+    if (klen > INLINE_MAX) {
+        if (klen > QKEY_MAX)
+            return jr_table_add(t, key, klen, v);
+        pending *p = enqueue(t, &rc);
+        p->klen = klen;
+        p->value = v;
+        memcpy(p->bytes, key, klen);
+        p->tag = tag_of(hash_long(p->bytes, klen), klen);
+        __builtin_prefetch(&t->ents[slot_of(t, p->tag)]);
+        return rc;
+    }
+    uint64_t k0, k1;
+    pack16(key, klen, &k0, &k1);
+    uint64_t tag = tag_of(hash_inline(k0, k1, klen), klen);
+    size_t fi = (size_t)(tag >> 40) & (FRONT - 1);
+    ent *f = &t->front[fi];
+    if ((f->tag == tag) & (f->k0 == k0) & (f->k1 == k1)) {
+        COMBINE(t, f, v);
+        return 0;
+    }
+    if (f->tag == 0) {
+        t->used[t->nfront++] = (uint16_t)fi;
+    } else { /* the key there moves on to the table */
+        pending *p = enqueue(t, &rc);
+        p->klen = (size_t)(f->tag & 0xff) - 1;
+        p->value = f->value;
+        p->k0 = f->k0;
+        p->k1 = f->k1;
+        p->tag = f->tag;
+        __builtin_prefetch(&t->ents[slot_of(t, p->tag)]);
+    }
+    *f = (ent){tag, v, k0, k1};
+    return rc;
+}
+
+int jr_table_drain(jr_table *t)
+{
+    int rc = 0;
+    for (size_t i = 0; i < t->nfront; i++) {
+        ent *f = &t->front[t->used[i]];
+        int r = add_inline(t, f->tag, f->k0, f->k1, (size_t)(f->tag & 0xff) - 1,
+                           f->value);
+        if (r < 0 && rc == 0)
+            rc = r;
+        f->tag = 0;
+    }
+    t->nfront = 0;
+    for (; t->qlen > 0; t->qlen--) {
+        int r = add_pending(t, &t->q[t->qhead]);
+        if (r < 0 && rc == 0)
+            rc = r;
+        t->qhead = (t->qhead + 1) % QDEPTH;
+    }
+    return rc;
+}
+
+/*-************************************
+ *  Reading it back
+ **************************************/
 size_t jr_table_count(const jr_table *t)
 {
     return t->count;
@@ -387,15 +547,20 @@ int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
 {
     for (size_t i = *cursor; i < t->cap; i++) {
         const ent *e = &t->ents[i];
-        if (e->len == EMPTY)
+        if (e->tag == 0)
             continue;
-        /* A short key's bytes are the first len bytes of e->key in memory
-         * order, which is what pack() stored. */
-        *key = e->len <= INLINE_MAX ? (const void *)&e->key
-                                    : (const void *)(t->arena + e->key);
-        *klen = (size_t)e->len;
+        unsigned code = (unsigned)(e->tag & 0xff);
+        if (code == LONG_CODE) {
+            *key = t->arena + e->k0;
+            *klen = (size_t)e->k1;
+        } else {
+            /* k0 and k1 lie next to each other: the key's bytes, as
+             * pack16() stored them. */
+            *key = &e->k0;
+            *klen = code - 1;
+        }
         *v = e->value;
-        *h = e->hash;
+        *h = e->tag;
         *cursor = i + 1;
         return 1;
     }
@@ -405,7 +570,11 @@ int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
 
 void jr_table_clear(jr_table *t)
 {
-    memset(t->ents, 0xff, t->cap * sizeof(ent));
+    t->qhead = t->qlen = 0;
+    for (size_t i = 0; i < t->nfront; i++)
+        t->front[t->used[i]].tag = 0;
+    t->nfront = 0;
+    memset(t->ents, 0, t->cap * sizeof(ent));
     t->count = 0;
     t->alen = 0;
     t->key_bytes = 0;

@@ -3,8 +3,8 @@
  * 64-bit values, one per worker process (the Phoenix++ lesson: combine
  * where the data is, ship each distinct key once).
  *
- * Open addressing with the full 64-bit hash stored beside each entry; keys
- * live in an arena owned by the table.  Not thread-safe (one per process).
+ * Open addressing; keys of 16 bytes or fewer live in their entry, longer
+ * ones in an arena owned by the table.  Not thread-safe (one per process).
  */
 #ifndef JR_TABLE_H
 #define JR_TABLE_H
@@ -35,12 +35,24 @@ int jr_table_add(jr_table *t, const void *key, size_t klen, uint64_t v);
 int jr_table_add_hashed(jr_table *t, uint64_t hash, const void *key,
                         size_t klen, uint64_t v);
 
-/* Distinct keys, and bytes of keys stored. */
+/* The same, later: the add waits in a short queue, its slot prefetched,
+ * and is done by a later call or jr_table_drain().  Until then the table
+ * does not show it.  key is copied.  @return 0, or JR_ENOMEM from an add
+ * this call completed (which one is not said: the table is in error). */
+int jr_table_add_soon(jr_table *t, const void *key, size_t klen, uint64_t v);
+
+/* Do every queued add.  @return 0, JR_ENOMEM. */
+int jr_table_drain(jr_table *t);
+
+/* Distinct keys, and bytes of keys stored (queued adds not counted). */
 size_t jr_table_count(const jr_table *t);
 size_t jr_table_key_bytes(const jr_table *t);
 
 /* Iterate: *cursor starts at 0.  Sets the entry's key (borrowed until the
- * table changes), value and hash.  @return 1 with an entry, 0 at the end. */
+ * table changes), value and tag: the key's jr_hash() with its low 8 bits
+ * replaced by a length code, the same for the key in every table (the
+ * shuffle partitions by its high bits).  @return 1 with an entry, 0 at
+ * the end. */
 int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
                   size_t *klen, uint64_t *v, uint64_t *hash);
 

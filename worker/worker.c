@@ -112,10 +112,9 @@ static int run_map(worker *w, jr_chunk *ch)
     ch->params = w->params.data;
     ch->params_len = w->params.len;
     int rc = w->job->map(&w->ctx, ch);
-    if (w->ctx.failed) {
-        rc = w->ctx.failed;
-        w->ctx.failed = 0;
-    }
+    int failed = jr_mapctx_end(&w->ctx);
+    if (failed)
+        rc = failed;
     /* Count the chunk once: what the callback did not report itself. */
     if (ch->len > w->ctx.reported)
         atomic_fetch_add_explicit(&w->me->progress, ch->len - w->ctx.reported,
@@ -197,8 +196,9 @@ static int run_task(worker *w, const jr_msg *m)
                 return JR_EPROTO;
             jr_mapctx_begin(&w->ctx, -1, 0);
             int rc = w->map_one(&w->ctx, p, len);
-            if (w->ctx.failed)
-                rc = w->ctx.failed;
+            int failed = jr_mapctx_end(&w->ctx);
+            if (failed)
+                rc = failed;
             if (rc != 0)
                 return rc < 0 ? rc : JR_EJOB;
             if (put_piece(w, NULL) < 0)

@@ -7,8 +7,6 @@
  * combine, in the worker first and then across workers.  The tokenizer
  * itself is scan.c.
  */
-#include <string.h>
-
 #include "jobs/jobs.h"
 #include "jobs/wordcount/wordcount.h"
 
@@ -79,40 +77,12 @@ static int map(jr_map_ctx *ctx, const jr_chunk *chunk)
     return rc;
 }
 
-/* Count descending, then the word's bytes ascending, a proper prefix
- * first (memcmp order). */
-static int cmp(const void *ka, size_t kalen, uint64_t va, const void *kb,
-               size_t kblen, uint64_t vb)
-{
-    if (va != vb)
-        return va > vb ? -1 : 1;
-    /* Most words tie on their count: compare the first 8 bytes as one
-     * big-endian word before calling memcmp (a sort makes ~20 of these
-     * per word). */
-    size_t n = kalen < kblen ? kalen : kblen;
-    const uint8_t *a = ka, *b = kb;
-    if (n >= 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
-        int c = memcmp(a + 8, b + 8, n - 8);
-        if (c)
-            return c;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            if (a[i] != b[i])
-                return a[i] < b[i] ? -1 : 1;
-    }
-    return (kalen > kblen) - (kalen < kblen);
-}
-
 const jr_job jr_job_wordcount = {
     .name = "wordcount",
     .map = map,
     .combine = NULL, /* sum */
-    .cmp = cmp,
+    .cmp = NULL,
+    .order = JR_ORDER_VALUE_DESC, /* count descending, then bytes */
     .split = jr_wc_split,
     .lookback = 4, /* the longest UTF-8 sequence: see jr_wc_word_before */
 };

@@ -1,0 +1,81 @@
+/*
+ * order.h - a job's result order as the library applies it: in the
+ * reducers' sort and in the master's merge of their runs.
+ *
+ * Sorting a million words through a comparison callback spends its time
+ * in the calls and in fetching both keys from wherever they lie.  A
+ * jr_orec carries its key's first 8 bytes as a big-endian word beside the
+ * value, so that most comparisons are two integer compares on the array
+ * itself; jr_orec_sort() is a sort specialised per jr_order, with no call
+ * per comparison unless the job brings its own jr_cmp_fn.
+ */
+#ifndef JR_ORDER_H
+#define JR_ORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "jobrun.h"
+
+/* A record to order.  key is not owned: it lies in a segment or table. */
+typedef struct jr_orec {
+    uint64_t v;
+    uint64_t pfx; /* jr_key_prefix(key, klen) */
+    const uint8_t *key;
+    size_t klen;
+} jr_orec;
+
+/* The first 8 bytes of key as a big-endian number, zero-padded: numeric
+ * order of prefixes is memcmp order of the keys' first 8 bytes. */
+static inline uint64_t jr_key_prefix(const uint8_t *key, size_t klen)
+{
+    if (klen >= 8) {
+        uint64_t w;
+        memcpy(&w, key, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        return w;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < klen; i++)
+        w = w << 8 | key[i];
+    return klen ? w << (8 * (8 - klen)) : 0;
+}
+
+/* Key bytes ascending, a proper prefix first (memcmp order).  Equal
+ * prefixes mean equal first min(8, klen) bytes: the zero padding of the
+ * shorter key stands where the longer has its own bytes only when those
+ * are zero too, and the length decides then. */
+static inline int jr_orec_key_cmp(const jr_orec *a, const jr_orec *b)
+{
+    if (a->pfx != b->pfx)
+        return a->pfx < b->pfx ? -1 : 1;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    if (n > 8) {
+        int c = memcmp(a->key + 8, b->key + 8, n - 8);
+        if (c)
+            return c;
+    }
+    return (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/* a before b (< 0), equal (0) or after (> 0) in job's order. */
+static inline int jr_orec_cmp(const jr_job *job, const jr_orec *a,
+                              const jr_orec *b)
+{
+    if (job && job->order == JR_ORDER_VALUE_DESC) {
+        if (a->v != b->v)
+            return a->v > b->v ? -1 : 1;
+        return jr_orec_key_cmp(a, b);
+    }
+    if (job && job->cmp)
+        return job->cmp(a->key, a->klen, a->v, b->key, b->klen, b->v);
+    return jr_orec_key_cmp(a, b);
+}
+
+/* Sort r[0..n) in job's order (not stable; equal records are equal). */
+void jr_orec_sort(const jr_job *job, jr_orec *r, size_t n);
+
+#endif /* JR_ORDER_H */
