@@ -165,6 +165,23 @@ static int send_id(void *sock, const void *id, size_t idlen)
     return rc;
 }
 
+int jr_ipc_send_as_is(void *sock, const void *id, size_t idlen,
+                      const jr_msg *m)
+{
+    zmq_msg_t msg;
+    int rc = build(&msg, m);
+    if (rc < 0)
+        return rc;
+    /* With ZMQ_ROUTER_MANDATORY an unknown peer fails on the identity
+     * frame (EHOSTUNREACH), before any part of the message is queued. */
+    if (id)
+        rc = send_id(sock, id, idlen);
+    if (rc == 0)
+        rc = send_frame(sock, &msg, 0);
+    zmq_msg_close(&msg); /* after a send it is empty: a no-op */
+    return rc;
+}
+
 int jr_ipc_send(void *sock, const void *id, size_t idlen, const jr_msg *m)
 {
     jr_msg h = *m;
@@ -180,18 +197,8 @@ int jr_ipc_send(void *sock, const void *id, size_t idlen, const jr_msg *m)
             h.flags &= (uint16_t)~JR_MSGF_LZ4; /* raw after all */
         }
     }
-    zmq_msg_t msg;
-    int rc = build(&msg, &h);
-    jr_buf_fini(&packed); /* copied into msg, or not needed */
-    if (rc < 0)
-        return rc;
-    /* With ZMQ_ROUTER_MANDATORY an unknown peer fails on the identity
-     * frame (EHOSTUNREACH), before any part of the message is queued. */
-    if (id)
-        rc = send_id(sock, id, idlen);
-    if (rc == 0)
-        rc = send_frame(sock, &msg, 0);
-    zmq_msg_close(&msg); /* after a send it is empty: a no-op */
+    int rc = jr_ipc_send_as_is(sock, id, idlen, &h);
+    jr_buf_fini(&packed);
     return rc;
 }
 

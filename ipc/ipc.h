@@ -129,4 +129,9 @@ int jr_ipc_sockopts(void *sock);
  * socket is left mid-message: close it. */
 int jr_ipc_send(void *sock, const void *id, size_t idlen, const jr_msg *m);
 
+/* The same, with the payload and flags sent as they are, never packed:
+ * for a payload packed already (and for tests that forge frames). */
+int jr_ipc_send_as_is(void *sock, const void *id, size_t idlen,
+                      const jr_msg *m);
+
 #endif /* JR_IPC_H */

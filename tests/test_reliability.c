@@ -1960,6 +1960,48 @@ static int count_str(const char *s, const char *what)
     return n;
 }
 
+/* T20 end to end: a worker's DONE arrives as a corrupt LZ4 block or as a
+ * decompression bomb.  The master must refuse it without reading out of
+ * bounds or allocating past the cap (the codec's own cases are in
+ * test_ipc), kill the sender and retry its tasks: same output, no double
+ * count.  A task whose every DONE is corrupt fails the job with one line. */
+REL_TEST(t20_a_corrupt_lz4_done_is_refused_and_its_task_retried, 60)
+{
+    char corpus[256];
+    path_in(corpus, sizeof corpus, "t20.txt");
+    gen_corpus(corpus, 1u << 20, 2, 3000);
+    const char *job[] = {"wordcount", corpus, NULL};
+    size_t reflen;
+    char *ref = clean_ref(&reflen, job);
+    const char *faults[] = {"corrupt@done:task=2:attempt=1",
+                            "bomb@done:task=5:attempt=1", "corrupt@done:task=3"};
+    for (int i = 0; i < 3; i++) {
+        run r;
+        run_start(&r, faults[i], "-j", "2", "--no-progress", "--stats",
+                  "--max-attempts", "3", "--chunk-size", "64k", "wordcount",
+                  corpus, NULL);
+        run_finish(&r, 30000);
+        unsigned long long retries = 0;
+        if (i < 2) {
+            assert_code(&r, 0);
+            assert_same_output(&r, ref, reflen);
+            stats_field(r.errbuf, " retries", &retries);
+            cr_assert_geq(retries, 1, "%s", r.errbuf);
+        } else {
+            assert_code(&r, 3);
+            cr_assert(strstr(r.errbuf, "task 3"), "%s", r.errbuf);
+            cr_assert(strstr(r.errbuf, "LZ4"), "%s", r.errbuf);
+            cr_assert_eq(jr_test_count_lines(r.errbuf), 1, "%s", r.errbuf);
+        }
+        fprintf(stderr, "[T20] %s: exit %d, %llu retries, %u ms, output %s\n",
+                faults[i], code_of(&r), retries, jr_test_cli_ms(&r.c),
+                i < 2 ? "identical" : "n/a");
+        assert_clean(&r);
+        run_free(&r);
+    }
+    free(ref);
+}
+
 REL_TEST(t21_a_hostile_corpus_finishes_fast_and_counts_the_rest, 60)
 {
     char dir[256], p[4200];

@@ -5,7 +5,9 @@
  * JOBRUN_FAULT holds one rule, "ACTION@POINT[:task=N][:attempt=N]": at
  * POINT (start, map, done, flush, reduce) of a matching task, the worker
  * does ACTION: kill, segv, stop, spin, exit, or hold (take the control
- * lock and die holding it).  Omitted task/attempt match any.
+ * lock and die holding it).  corrupt and bomb at done are not done here:
+ * the worker asks jr_fault_match() when it sends the DONE.  Omitted
+ * task/attempt match any.
  */
 #include "worker/fault.h"
 
@@ -19,16 +21,19 @@
 
 jr_ctl *jr_fault_ctl;
 
-void jr_fault_point(const char *point, uint64_t task, uint32_t attempt)
+/* The rule's action when it matches point, task and attempt; "" when
+ * there is no rule or it does not match. */
+static void rule_action(const char *point, uint64_t task, uint32_t attempt,
+                        char action[16])
 {
+    action[0] = '\0';
     const char *rule = getenv("JOBRUN_FAULT");
     if (!rule)
         return;
-    char action[16] = "", where[16] = "";
+    char where[16] = "";
     const char *at = strchr(rule, '@');
-    if (!at || (size_t)(at - rule) >= sizeof action)
+    if (!at || (size_t)(at - rule) >= 16)
         return;
-    memcpy(action, rule, (size_t)(at - rule));
     const char *end = strchr(at + 1, ':');
     size_t wl = end ? (size_t)(end - at - 1) : strlen(at + 1);
     if (wl >= sizeof where)
@@ -42,6 +47,22 @@ void jr_fault_point(const char *point, uint64_t task, uint32_t attempt)
         return;
     if (a && strtoul(a + 9, NULL, 10) != attempt)
         return;
+    memcpy(action, rule, (size_t)(at - rule));
+    action[at - rule] = '\0';
+}
+
+int jr_fault_match(const char *want, const char *point, uint64_t task,
+                   uint32_t attempt)
+{
+    char action[16];
+    rule_action(point, task, attempt, action);
+    return strcmp(action, want) == 0;
+}
+
+void jr_fault_point(const char *point, uint64_t task, uint32_t attempt)
+{
+    char action[16];
+    rule_action(point, task, attempt, action);
     if (strcmp(action, "kill") == 0)
         raise(SIGKILL);
     else if (strcmp(action, "segv") == 0)

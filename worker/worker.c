@@ -43,6 +43,9 @@ typedef struct worker {
     jr_buf data, prev, reply, frame;
     jr_buf dones; /* DONE records waiting to go back together */
     uint64_t avg_ns; /* moving average of a task's run time, this job */
+#ifdef JR_FAULT
+    const char *bad_lz4; /* "corrupt" or "bomb": the next DONE(S) is */
+#endif
 } worker;
 
 static void beat(worker *w)
@@ -74,6 +77,21 @@ static int send_msg(worker *w, uint8_t type, uint64_t task, uint32_t attempt,
                 .task = task, .attempt = attempt,
                 .payload = payload ? payload->data : NULL,
                 .len = payload ? payload->len : 0};
+#ifdef JR_FAULT
+    if (w->bad_lz4 && (type == JR_MSG_DONE || type == JR_MSG_DONES)) {
+        /* T20: a block that cannot decompress, or one announcing more
+         * than any frame may hold. */
+        uint8_t bad[64];
+        memset(bad, 0xa5, sizeof bad);
+        jr_put_u32(bad, strcmp(w->bad_lz4, "bomb") == 0 ? UINT32_MAX
+                                                        : (uint32_t)m.len + 64);
+        m.payload = bad;
+        m.len = sizeof bad;
+        m.flags |= JR_MSGF_LZ4;
+        w->bad_lz4 = NULL;
+        return jr_ipc_send_as_is(w->sock, NULL, 0, &m);
+    }
+#endif
     return jr_ipc_send(w->sock, NULL, 0, &m);
 }
 
@@ -356,6 +374,12 @@ static int do_task(worker *w, uint64_t task, uint32_t attempt,
     w->avg_ns = w->avg_ns ? (w->avg_ns * 7 + dur) / 8 : dur;
     atomic_store_explicit(&w->me->avg_ns, w->avg_ns, memory_order_relaxed);
     JR_FAULT_POINT("done", task, attempt);
+#ifdef JR_FAULT
+    if (JR_FAULT_MATCH("corrupt", "done", task, attempt))
+        w->bad_lz4 = "corrupt";
+    else if (JR_FAULT_MATCH("bomb", "done", task, attempt))
+        w->bad_lz4 = "bomb";
+#endif
     atomic_store_explicit(&w->me->task, 0, memory_order_relaxed);
     if (rc == JR_EPROTO)
         _exit(JR_WEXIT_PROTO);
