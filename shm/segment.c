@@ -90,7 +90,10 @@ int jr_shm_create(jr_seg *seg, const char *name, size_t len)
     rc = reserve(fd, len);
     if (rc < 0)
         goto fail;
-    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    /* Populated: the creator writes it all, and one call maps every page
+     * where a fault per page would. */
+    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_POPULATE, fd, 0);
     if (base == MAP_FAILED) {
         rc = -errno;
         goto fail;

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include "util/util.h"
 
 /*-************************************
@@ -287,4 +289,35 @@ void jr_escape_name(char *out, size_t cap, const char *name)
         }
     }
     out[o] = '\0';
+}
+
+void *jr_big_alloc(size_t bytes)
+{
+    if (bytes < JR_BIG_BYTES)
+        return calloc(1, bytes ? bytes : 1);
+    if (bytes > SIZE_MAX - JR_BIG_BYTES)
+        return NULL;
+    size_t span = bytes + JR_BIG_BYTES;
+    uint8_t *m = mmap(NULL, span, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    uint8_t *a = (uint8_t *)(((uintptr_t)m + JR_BIG_BYTES - 1) &
+                             ~(uintptr_t)(JR_BIG_BYTES - 1));
+    if (a > m)
+        munmap(m, (size_t)(a - m));
+    if (m + span > a + bytes)
+        munmap(a + bytes, (size_t)(m + span - (a + bytes)));
+    (void)madvise(a, bytes, MADV_HUGEPAGE); /* a hint: may be off */
+    return a;
+}
+
+void jr_big_free(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes < JR_BIG_BYTES)
+        free(p);
+    else
+        munmap(p, bytes);
 }

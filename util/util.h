@@ -27,6 +27,16 @@ int jr_buf_put_u32(jr_buf *b, uint32_t v); /* little-endian */
 int jr_buf_put_u64(jr_buf *b, uint64_t v);
 void jr_buf_fini(jr_buf *b);
 
+/* Zeroed memory for a large array that is read at random (hash slots,
+ * records to sort).  From bytes >= JR_BIG_BYTES: mapped, aligned to and
+ * advised for transparent huge pages, so a random access does not miss
+ * the TLB as well as the cache, and the kernel's zeroed pages need no
+ * pass of ours.  Smaller: calloc.  Free with jr_big_free(p, bytes), the
+ * same bytes.  @return NULL when out of memory. */
+#define JR_BIG_BYTES ((size_t)2 << 20)
+void *jr_big_alloc(size_t bytes);
+void jr_big_free(void *p, size_t bytes);
+
 /* Little-endian loads and stores that need no alignment. */
 static inline uint32_t jr_get_u32(const uint8_t *p)
 {

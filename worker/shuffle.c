@@ -123,10 +123,10 @@ static int count_recs(jr_rd r, size_t *n)
  * probe reads a record only when the hashes' halves match. */
 typedef struct merger {
     jr_orec *recs; /* distinct keys so far; keys point into the segments */
-    size_t n;
+    size_t n, max;
     uint64_t *slots; /* NULL when one map output holds every record */
-    size_t mask;
-    unsigned shift; /* 64 - log2(slots) */
+    size_t nslots;
+    unsigned shift; /* 64 - log2(nslots) */
     uint64_t seed;
     jr_combine_fn combine;
 } merger;
@@ -134,8 +134,8 @@ typedef struct merger {
 static int merger_init(merger *m, size_t max, int combining,
                        jr_combine_fn combine)
 {
-    *m = (merger){.combine = combine};
-    m->recs = malloc((max ? max : 1) * sizeof *m->recs);
+    *m = (merger){.combine = combine, .max = max};
+    m->recs = jr_big_alloc(max * sizeof *m->recs);
     if (!m->recs)
         return JR_ENOMEM;
     if (!combining)
@@ -146,56 +146,89 @@ static int merger_init(merger *m, size_t max, int combining,
         cap *= 2;
         bits++;
     }
-    m->slots = calloc(cap, sizeof *m->slots);
+    m->slots = jr_big_alloc(cap * sizeof *m->slots);
     if (!m->slots)
         return JR_ENOMEM;
-    m->mask = cap - 1;
+    m->nslots = cap;
     m->shift = 64 - bits;
+    /* The map tables ordered these keys by their own slot functions; a
+     * seed of ours keeps that order from clustering here. */
     m->seed = jr_now_ns() * 0x9e3779b97f4a7c15ull;
     return 0;
 }
 
 static void merger_fini(merger *m)
 {
-    free(m->recs);
-    free(m->slots);
+    jr_big_free(m->recs, m->max * sizeof *m->recs);
+    jr_big_free(m->slots, m->nslots * sizeof *m->slots);
 }
 
-static void merger_add(merger *m, const uint8_t *key, size_t klen, uint64_t v)
+/* A record read from a partition, its slot computed and prefetched. */
+typedef struct incoming {
+    const uint8_t *key;
+    size_t klen;
+    uint64_t v, hash;
+    size_t slot;
+} incoming;
+
+/* Where the merger keeps its records of one partition: the first map
+ * output's keys are new (a map output holds each key once), so they only
+ * go in; the last one's new keys need no slot (nothing looks them up
+ * after). */
+enum { MIDDLE = 0, FIRST = 1, LAST = 2 };
+
+static void merger_add(merger *m, const incoming *in, int where)
 {
     if (m->slots) {
-        uint64_t h = jr_hash(key, klen);
-        uint32_t tag = (uint32_t)(h >> 32);
-        /* The map tables ordered these keys by their own slot functions;
-         * a seed of ours keeps that order from clustering here. */
-        size_t i = (size_t)(((h ^ m->seed) * 0xd6e8feb86659fd93ull) >>
-                            m->shift);
-        for (;; i = (i + 1) & m->mask) {
+        size_t mask = m->nslots - 1, i = in->slot;
+        uint32_t tag = (uint32_t)(in->hash >> 32);
+        for (;; i = (i + 1) & mask) {
             uint64_t s = m->slots[i];
             if (s == 0) {
-                m->slots[i] = (uint64_t)tag << 32 | (uint32_t)(m->n + 1);
+                if (!(where & LAST))
+                    m->slots[i] = (uint64_t)tag << 32 | (uint32_t)(m->n + 1);
                 break;
             }
-            if ((uint32_t)(s >> 32) != tag)
+            if ((where & FIRST) || (uint32_t)(s >> 32) != tag)
                 continue;
             jr_orec *r = &m->recs[(uint32_t)s - 1];
-            if (r->klen == klen && memcmp(r->key, key, klen) == 0) {
-                r->v = m->combine ? m->combine(r->v, v) : r->v + v;
+            if (r->klen == in->klen && memcmp(r->key, in->key, in->klen) == 0) {
+                r->v = m->combine ? m->combine(r->v, in->v) : r->v + in->v;
                 return;
             }
         }
     }
-    m->recs[m->n++] = (jr_orec){v, jr_key_prefix(key, klen), key, klen};
+    m->recs[m->n++] =
+        (jr_orec){in->v, jr_key_prefix(in->key, in->klen), in->key, in->klen};
 }
 
-static void merge_part(merger *m, jr_rd r)
+/* Records go in by batches whose slots are prefetched first: the slots
+ * are tens of MB read at random, and one miss at a time would leave the
+ * memory system idle. */
+#define BATCH 16
+
+static void merge_part(merger *m, jr_rd r, int where)
 {
+    incoming b[BATCH];
     while (r.len > 0) { /* checked by count_recs() */
-        uint32_t klen = jr_get_u32(r.p);
-        uint64_t v = jr_get_u64(r.p + 4);
-        merger_add(m, r.p + JR_REC_HDR, klen, v);
-        r.p += JR_REC_HDR + klen;
-        r.len -= JR_REC_HDR + (size_t)klen;
+        unsigned n = 0;
+        for (; n < BATCH && r.len > 0; n++) {
+            incoming *in = &b[n];
+            in->klen = jr_get_u32(r.p);
+            in->v = jr_get_u64(r.p + 4);
+            in->key = r.p + JR_REC_HDR;
+            r.p += JR_REC_HDR + in->klen;
+            r.len -= JR_REC_HDR + in->klen;
+            if (m->slots) {
+                in->hash = jr_hash(in->key, in->klen);
+                in->slot = (size_t)(((in->hash ^ m->seed) *
+                                     0xd6e8feb86659fd93ull) >>
+                                    m->shift);
+                __builtin_prefetch(&m->slots[in->slot]);
+            }
+        }
+        for (unsigned k = 0; k < n; k++)
+            merger_add(m, &b[k], where);
     }
 }
 
@@ -231,8 +264,17 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     rc = merger_init(&m, total, nonempty > 1, job->combine);
     if (rc < 0)
         goto out;
+    uint32_t first = 0, last = 0;
     for (uint32_t i = 0; i < nsegs; i++)
-        merge_part(&m, parts[i]);
+        if (parts[i].len > 0) {
+            if (parts[first].len == 0)
+                first = i;
+            last = i;
+        }
+    for (uint32_t i = 0; i < nsegs; i++)
+        if (parts[i].len > 0)
+            merge_part(&m, parts[i],
+                       (i == first ? FIRST : 0) | (i == last ? LAST : 0));
     jr_orec_sort(job, m.recs, m.n);
 
     jr_seg run = {0};
@@ -244,8 +286,12 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     jr_put_u32(p + 4, 0);
     jr_put_u64(p + 8, m.n);
     p += 32;
-    for (size_t i = 0; i < m.n; i++)
+    for (size_t i = 0; i < m.n; i++) {
+        /* Sorted records point all over the map outputs. */
+        if (i + 8 < m.n)
+            __builtin_prefetch(m.recs[i + 8].key);
         p = put_rec(p, m.recs[i].key, m.recs[i].klen, m.recs[i].v);
+    }
     /* Combined records take less than their parts did. */
     jr_put_u64((uint8_t *)run.base + 16, (uint64_t)(p - (uint8_t *)run.base));
     jr_put_u64((uint8_t *)run.base + 24, 0);

@@ -14,8 +14,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "util/util.h"
 #include "worker/table.h"
 
 #define INLINE_MAX 16
@@ -33,10 +33,6 @@
  * Zipfian: most words are a few hundred frequent ones, and those combine
  * here without touching the large table. */
 #define FRONT 4096
-/* Slot arrays this large come from mmap, aligned for transparent huge
- * pages: a lookup in a table of tens of MB otherwise misses the TLB as
- * well as the cache. */
-#define HUGE_BYTES ((size_t)2 << 20)
 
 typedef struct ent {
     uint64_t tag; /* 0: free */
@@ -239,38 +235,16 @@ uint64_t jr_hash(const void *key, size_t len)
 /*-************************************
  *  Memory
  **************************************/
-/* Zeroed slots.  Large arrays are mapped, aligned to a huge page, with
- * the kernel's zeroed pages: no pass of ours writes them before use. */
 static ent *alloc_ents(size_t cap)
 {
-    if (cap > (SIZE_MAX - HUGE_BYTES) / sizeof(ent))
+    if (cap > SIZE_MAX / sizeof(ent))
         return NULL;
-    size_t bytes = cap * sizeof(ent);
-    if (bytes < HUGE_BYTES)
-        return calloc(cap, sizeof(ent));
-    size_t span = bytes + HUGE_BYTES;
-    uint8_t *m = mmap(NULL, span, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    uint8_t *a = (uint8_t *)(((uintptr_t)m + HUGE_BYTES - 1) &
-                             ~(uintptr_t)(HUGE_BYTES - 1));
-    if (a > m)
-        munmap(m, (size_t)(a - m));
-    if (m + span > a + bytes)
-        munmap(a + bytes, (size_t)(m + span - (a + bytes)));
-    (void)madvise(a, bytes, MADV_HUGEPAGE); /* a hint: may be off */
-    return (ent *)a;
+    return jr_big_alloc(cap * sizeof(ent));
 }
 
 static void free_ents(ent *e, size_t cap)
 {
-    if (!e)
-        return;
-    if (cap * sizeof(ent) < HUGE_BYTES)
-        free(e);
-    else
-        munmap(e, cap * sizeof(ent));
+    jr_big_free(e, cap * sizeof(ent));
 }
 
 static int store_long(jr_table *t, ent *e, const void *key, size_t klen)
