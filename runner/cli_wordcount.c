@@ -48,12 +48,56 @@ static void json_string(FILE *f, const unsigned char *s, size_t n)
     putc('"', f);
 }
 
+/* TSV lines gather here and reach stdio a block at a time: a million
+ * lines through a stdio call each cost more than the merge that made
+ * them. */
+typedef struct tsv_out {
+    FILE *f;
+    size_t len;
+    char buf[1 << 18];
+} tsv_out;
+
+static void tsv_flush(tsv_out *o)
+{
+    if (o->len)
+        fwrite(o->buf, 1, o->len, o->f);
+    o->len = 0;
+}
+
+static void tsv_line(tsv_out *o, uint64_t v, const void *key, size_t klen)
+{
+    if (sizeof o->buf - o->len < 21 + klen + 1) {
+        tsv_flush(o);
+        if (sizeof o->buf < 21 + klen + 1) { /* a word longer than buf */
+            fprintf(o->f, "%llu\t", (unsigned long long)v);
+            fwrite(key, 1, klen, o->f);
+            putc('\n', o->f);
+            return;
+        }
+    }
+    char num[21];
+    int i = (int)sizeof num;
+    num[--i] = '\t';
+    do
+        num[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    char *p = o->buf + o->len;
+    memcpy(p, num + i, sizeof num - (size_t)i);
+    p += sizeof num - (size_t)i;
+    memcpy(p, key, klen);
+    p[klen] = '\n';
+    o->len = (size_t)(p + klen + 1 - o->buf);
+}
+
 static int write_result(jr_result *res, FILE *f, int json, uint64_t top)
 {
     const void *key;
     size_t klen;
     uint64_t v, n = 0;
     static char buf[1 << 16];
+    static tsv_out tsv;
+    tsv.f = f;
+    tsv.len = 0;
     setvbuf(f, buf, _IOFBF, sizeof buf);
     if (json)
         putc('[', f);
@@ -65,28 +109,13 @@ static int write_result(jr_result *res, FILE *f, int json, uint64_t top)
             json_string(f, key, klen);
             fprintf(f, ",\"count\":%llu}", (unsigned long long)v);
         } else {
-            /* By hand, one fwrite a line: a million lines through printf
-             * cost more than the merge that produced them. */
-            char line[24 + 256];
-            int i = 24;
-            line[--i] = '\t';
-            do
-                line[--i] = (char)('0' + v % 10);
-            while ((v /= 10) != 0);
-            if (klen < sizeof line - 24) {
-                memcpy(line + 24, key, klen);
-                line[24 + klen] = '\n';
-                fwrite(line + i, 1, 24 - (size_t)i + klen + 1, f);
-            } else {
-                fwrite(line + i, 1, 24 - (size_t)i, f);
-                fwrite(key, 1, klen, f);
-                putc('\n', f);
-            }
+            tsv_line(&tsv, v, key, klen);
         }
         n++;
         if ((n & 4095) == 0 && (ferror(f) || cli_signal()))
             return -1;
     }
+    tsv_flush(&tsv);
     if (json)
         fputs("]\n", f);
     return ferror(f) ? -1 : 0;

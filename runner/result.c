@@ -30,12 +30,17 @@ static int load(cursor *c)
 {
     if (c->rd.len == 0)
         return 0;
-    uint32_t klen;
-    if (jr_rd_u32(&c->rd, &klen) < 0 || jr_rd_u64(&c->rd, &c->rec.v) < 0 ||
-        jr_rd_bytes(&c->rd, klen, &c->rec.key) < 0)
+    if (c->rd.len < JR_REC_HDR)
         return JR_EPROTO;
+    uint32_t klen = jr_get_u32(c->rd.p);
+    if (c->rd.len - JR_REC_HDR < klen)
+        return JR_EPROTO;
+    c->rec.v = jr_get_u64(c->rd.p + 4);
+    c->rec.key = c->rd.p + JR_REC_HDR;
     c->rec.klen = klen;
     c->rec.pfx = jr_key_prefix(c->rec.key, klen);
+    c->rd.p += JR_REC_HDR + (size_t)klen;
+    c->rd.len -= JR_REC_HDR + (size_t)klen;
     return 1;
 }
 
