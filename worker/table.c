@@ -178,9 +178,18 @@ static inline uint64_t seed_of(size_t len)
 
 /* A key of INLINE_MAX bytes or fewer is hashed from its packed words, so
  * that a lookup reads its bytes once, for the hash and the comparison. */
+/* seed_of(len) for inline keys, made once: a multiply less per word. */
+static uint64_t inline_seeds[INLINE_MAX + 1];
+
+__attribute__((constructor)) static void make_inline_seeds(void)
+{
+    for (size_t len = 0; len <= INLINE_MAX; len++)
+        inline_seeds[len] = seed_of(len);
+}
+
 static inline uint64_t hash_inline(uint64_t k0, uint64_t k1, size_t len)
 {
-    return fold(k0, k1, len, seed_of(len));
+    return fold(k0, k1, len, inline_seeds[len]);
 }
 
 /* Keys longer than INLINE_MAX. */
