@@ -13,7 +13,10 @@
 # then prints the ratios with their targets, and the peak memory of the
 # whole jobrun -j 2 process tree on the corpus and on 5 copies of it (same
 # vocabulary, bench/peakmem.py): flat memory means about the same peak.
-# Set BENCH_MEM=0 to skip the memory part (it needs 5x the corpus on disk).
+# Set BENCH_MEM=0 to skip the memory part (it needs 5x the corpus on disk),
+# BENCH_MEM=2 to add 10 copies (15x on disk in all): the peak is bounded by
+# workers x vocabulary, which 1 copy may not reach (each worker then holds
+# only part of the vocabulary) and 5 and 10 copies do.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)/common.sh"
@@ -85,20 +88,30 @@ fi
 big="$corpus-x5"
 "$bench_dir/make-corpus.sh" --repeat 5 "$corpus" "$big" >/dev/null
 read -r big_bytes _ < <("$PY" "$bench_dir/corpus.py" size "$big")
+sets=(x1 x5)
+if [[ ${BENCH_MEM:-1} == 2 ]]; then
+    huge="$corpus-x10"
+    "$bench_dir/make-corpus.sh" --repeat 10 "$corpus" "$huge" >/dev/null
+    read -r huge_bytes _ < <("$PY" "$bench_dir/corpus.py" size "$huge")
+    sets+=(x10)
+fi
 
 peak() { # DIR -> the peakmem.py line
-    "$PY" "$bench_dir/peakmem.py" -- "$jobrun" -j 2 --no-progress wordcount "$1" ||
+    # Sampled every 5 ms: the peak (tables and flushed outputs together, at
+    # the end of the map) lasts a few tens of ms.
+    "$PY" "$bench_dir/peakmem.py" --interval 0.005 -- "$jobrun" -j 2 --no-progress wordcount "$1" ||
         die "jobrun -j 2 wordcount $1 failed under peakmem.py"
 }
 field() { # LINE KEY -> value
     tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
 }
-echo "memory in MiB: jobrun -j 2 wordcount, peak over its whole process tree (sampled every 20 ms)"
+echo "memory in MiB: jobrun -j 2 wordcount, peak over its whole process tree (sampled every 5 ms)"
 printf '  %-8s %9s %10s %10s %10s %10s %8s\n' corpus "input" "peak PSS" "RSS sum" "/dev/shm" "max proc" "wall s"
 declare -A pss
-for which in x1 x5; do
+for which in "${sets[@]}"; do
     dir=$corpus size=$bytes
     [[ $which == x5 ]] && dir=$big size=$big_bytes
+    [[ $which == x10 ]] && dir=$huge size=$huge_bytes
     line=$(peak "$dir")
     pss[$which]=$(field "$line" peak_pss_kib)
     awk -v w="$which" -v s="$size" -v p="${pss[$which]}" -v r="$(field "$line" peak_rss_kib)" \
@@ -107,3 +120,7 @@ for which in x1 x5; do
 done
 r4=$(div "${pss[x5]}" "${pss[x1]}")
 ratio "peak PSS x5 / x1" "$r4" "<=" 1.25 "flat: 5x the input (same vocabulary) needs about the same memory"
+if [[ -n ${pss[x10]:-} ]]; then
+    r5=$(div "${pss[x10]}" "${pss[x5]}")
+    ratio "peak PSS x10 / x5" "$r5" "<=" 1.1 "flat once every worker holds the whole vocabulary"
+fi
