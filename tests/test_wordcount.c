@@ -739,3 +739,32 @@ Test(reference, scanner_agrees_with_the_python_reference_on_a_corpus,
     if (same) /* keep the corpus of a failure to look at */
         nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+Test(table, trim_gives_memory_back_only_when_empty)
+{
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    char key[64];
+    for (int i = 0; i < 50000; i++) {
+        int len = snprintf(key, sizeof key, "key-number-%d-long-enough", i);
+        cr_assert_eq(jr_table_add(t, key, (size_t)len, 1), 0);
+    }
+    cr_assert_eq(jr_table_trim(t), 0); /* not empty: kept */
+    cr_assert_eq(jr_table_count(t), 50000);
+    jr_table_clear(t);
+    cr_assert_eq(jr_table_trim(t), 0);
+    cr_assert_eq(jr_table_count(t), 0);
+    /* Usable again, long keys (arena) and short ones. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < 3000; i++) {
+            int len = snprintf(key, sizeof key, i % 2 ? "k%d" : "a-long-key-%020d", i);
+            cr_assert_eq(jr_table_add(t, key, (size_t)len, 1), 0);
+        }
+    cr_assert_eq(jr_table_count(t), 3000);
+    size_t cur = 0, klen;
+    const void *k;
+    uint64_t v, h;
+    while (jr_table_next(t, &cur, &k, &klen, &v, &h))
+        cr_assert_eq(v, 2);
+    jr_table_destroy(&t);
+}

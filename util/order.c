@@ -20,9 +20,7 @@ ALWAYS_INLINE int less(enum mode m, const jr_job *job, const jr_orec *a,
 {
     switch (m) {
     case BY_VALUE_DESC:
-        if (a->v != b->v)
-            return a->v > b->v;
-        return jr_orec_key_cmp(a, b) < 0;
+        return jr_orec_value_desc_cmp(a, b) < 0;
     case BY_CMP:
         return job->cmp(a->key, a->klen, a->v, b->key, b->klen, b->v) < 0;
     case BY_KEY:

@@ -61,15 +61,20 @@ static inline int jr_orec_key_cmp(const jr_orec *a, const jr_orec *b)
     return (a->klen > b->klen) - (a->klen < b->klen);
 }
 
+/* Value descending, then key bytes ascending (JR_ORDER_VALUE_DESC). */
+static inline int jr_orec_value_desc_cmp(const jr_orec *a, const jr_orec *b)
+{
+    if (a->v != b->v)
+        return a->v > b->v ? -1 : 1;
+    return jr_orec_key_cmp(a, b);
+}
+
 /* a before b (< 0), equal (0) or after (> 0) in job's order. */
 static inline int jr_orec_cmp(const jr_job *job, const jr_orec *a,
                               const jr_orec *b)
 {
-    if (job && job->order == JR_ORDER_VALUE_DESC) {
-        if (a->v != b->v)
-            return a->v > b->v ? -1 : 1;
-        return jr_orec_key_cmp(a, b);
-    }
+    if (job && job->order == JR_ORDER_VALUE_DESC)
+        return jr_orec_value_desc_cmp(a, b);
     if (job && job->cmp)
         return job->cmp(a->key, a->klen, a->v, b->key, b->klen, b->v);
     return jr_orec_key_cmp(a, b);

@@ -281,20 +281,27 @@ static int store_long(jr_table *t, ent *e, const void *key, size_t klen)
 /*-************************************
  *  The table
  **************************************/
+/* Take e, FIRST_CAP zeroed slots, as the table's slots. */
+static void start_over(jr_table *t, ent *e)
+{
+    t->ents = e;
+    t->cap = FIRST_CAP;
+    t->shift = 64 - 10; /* FIRST_CAP is 2^10 */
+    t->grow_at = FIRST_CAP / 10 * 7;
+}
+
 int jr_table_new(jr_table **out, jr_combine_fn combine)
 {
     *out = NULL;
     jr_table *t = calloc(1, sizeof *t);
     if (!t)
         return JR_ENOMEM;
-    t->ents = alloc_ents(FIRST_CAP);
-    if (!t->ents) {
+    ent *e = alloc_ents(FIRST_CAP);
+    if (!e) {
         free(t);
         return JR_ENOMEM;
     }
-    t->cap = FIRST_CAP;
-    t->shift = 64 - 10; /* FIRST_CAP is 2^10 */
-    t->grow_at = FIRST_CAP / 10 * 7;
+    start_over(t, e);
     t->combine = combine;
     static uint64_t tables; /* one process builds few tables */
     t->seed = (++tables * 0xd6e8feb86659fd93ull) ^ (uint64_t)(uintptr_t)t;
@@ -548,6 +555,21 @@ int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
         return 1;
     }
     *cursor = t->cap;
+    return 0;
+}
+
+int jr_table_trim(jr_table *t)
+{
+    if (t->count || t->qlen || t->nfront || t->cap <= FIRST_CAP)
+        return 0;
+    ent *e = alloc_ents(FIRST_CAP);
+    if (!e)
+        return JR_ENOMEM;
+    free_ents(t->ents, t->cap);
+    start_over(t, e);
+    free(t->arena);
+    t->arena = NULL;
+    t->alen = t->acap = 0;
     return 0;
 }
 

@@ -56,6 +56,11 @@ size_t jr_table_key_bytes(const jr_table *t);
 int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
                   size_t *klen, uint64_t *v, uint64_t *hash);
 
+/* An empty table gives back its slots and arena beyond the first ones
+ * (tens of MB after a large vocabulary); a table holding keys, or a small
+ * one, is left as it is.  @return 0, JR_ENOMEM (the table unchanged). */
+int jr_table_trim(jr_table *t);
+
 /* Remove every entry; keeps the memory for reuse. */
 void jr_table_clear(jr_table *t);
 

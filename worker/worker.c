@@ -353,12 +353,8 @@ static int on_reduce(worker *w, const jr_msg *m, uint32_t *idx)
         segs[i] = jr_get_u32(raw + 4 * (size_t)i);
     /* The map phase is over and the table flushed: give its memory (tens
      * of MB for a large vocabulary) back before the reduce takes its own. */
-    jr_table *fresh = NULL;
-    if (w->ctx.table && jr_table_count(w->ctx.table) == 0 &&
-        jr_table_new(&fresh, w->job->combine) == 0) {
-        jr_table_destroy(&w->ctx.table);
-        w->ctx.table = fresh;
-    }
+    if (w->ctx.table)
+        (void)jr_table_trim(w->ctx.table); /* only memory: the reduce goes on */
     return jr_shuffle_reduce(w->job, w->args->ctl, w->args->slot, part, segs,
                              nsegs, idx);
 }
