@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "ipc/ipc.h"
+#include "shm/shm.h"
 #include "tests/helpers.h"
 
 /* Each test ends with jr_test_assert_clean(): Criterion 2.4 does not
@@ -505,7 +506,13 @@ Test(ipc, send_frames_messages_and_packs_only_what_pays)
 {
     char dir[256], ep[300];
     unsetenv("XDG_RUNTIME_DIR");
-    cr_assert_eq(jr_ipc_rundir(dir, sizeof dir, getpid(), 1), 0);
+    /* Our real start time: a directory in /tmp named for a live pid with
+     * another start time is a dead master's to every jobrun that sweeps
+     * (ctest runs other suites at the same time), and went away under
+     * this test once, leaving the dealer connecting to nothing. */
+    uint64_t start;
+    cr_assert_eq(jr_proc_start_time(getpid(), &start), 0);
+    cr_assert_eq(jr_ipc_rundir(dir, sizeof dir, getpid(), start), 0);
     cr_assert_eq(jr_ipc_endpoint(ep, sizeof ep, dir), 0);
     void *ctx = zmq_ctx_new();
     void *router = zmq_socket(ctx, ZMQ_ROUTER);
