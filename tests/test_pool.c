@@ -186,3 +186,83 @@ Test(pool, errors_have_names_and_texts)
     cr_assert_str_eq(jr_strerror(JR_ENOSPC), "no space left on device");
     cr_assert_str_eq(jr_strerror(12345), "unknown error");
 }
+
+/*
+ * Files are mapped in place: a file cut short while a worker reads its
+ * mapping must not kill the worker with SIGBUS.  The map callback below
+ * truncates its own input to 100 bytes, then reads every byte of its
+ * chunk: it must see those 100 bytes and zeros after them, and the run
+ * must end as "some input could not be read", naming the file.
+ */
+static int count_after_truncate(jr_map_ctx *ctx, const jr_chunk *ch)
+{
+    if (ch->offset == 0 && truncate(ch->name, 100) != 0)
+        return 1;
+    uint64_t nonzero = 0;
+    for (size_t i = 0; i < ch->len; i++)
+        nonzero += ch->data[i] != 0;
+    int rc = jr_emit(ctx, "nonzero", 7, nonzero);
+    return rc ? rc : jr_emit(ctx, "bytes", 5, ch->len);
+}
+
+typedef struct diags {
+    int n;
+    char last[512];
+} diags;
+
+static void keep_diag(void *arg, int kind, const char *name, uint64_t line,
+                      const char *msg)
+{
+    diags *d = arg;
+    (void)line;
+    d->n++;
+    snprintf(d->last, sizeof d->last, "%d %s: %s", kind, name, msg);
+}
+
+Test(pool, a_file_cut_short_under_its_mapping_reads_as_zeros_and_is_reported,
+     .timeout = 30)
+{
+    char dir[] = "/tmp/jr-test-shrink.XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/in.txt", dir);
+    size_t len = 1u << 20;
+    char *text = malloc(len);
+    memset(text, 'a', len);
+    cr_assert_eq(jr_test_write_file(path, text, len), 0);
+    free(text);
+
+    jr_job job = {.name = "shrink", .map = count_after_truncate};
+    jr_opts o = {.workers = 1, .max_attempts = 1};
+    jr_pool *p = NULL;
+    jr_input *in = NULL;
+    jr_result *res = NULL;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    cr_assert_eq(jr_input_new(&in), 0);
+    cr_assert_eq(jr_input_add_path(in, path, 0), 0);
+    diags d = {0};
+    jr_run_opts ro = {.chunk_size = len, .ctx = &d, .on_diag = keep_diag};
+    int rc = jr_pool_run(p, &job, in, &ro, &res);
+    cr_assert_eq(rc, JR_EINPUT, "rc %d: %s", rc, jr_pool_errmsg(p));
+    cr_assert_eq(d.n, 1, "%d diagnostics, last: %s", d.n, d.last);
+    cr_assert(strstr(d.last, "in.txt") && strstr(d.last, "shrank"), "%s",
+              d.last);
+    const void *key;
+    size_t klen;
+    uint64_t v, nonzero = 0, bytes = 0;
+    while (jr_result_next(res, &key, &klen, &v) == 1) {
+        if (klen == 7 && memcmp(key, "nonzero", 7) == 0)
+            nonzero = v;
+        else if (klen == 5 && memcmp(key, "bytes", 5) == 0)
+            bytes = v;
+    }
+    cr_assert_eq(nonzero, 100, "the bytes still in the file, then zeros");
+    cr_assert_eq(bytes, len, "the chunk as it was when the task began");
+    jr_stats st;
+    jr_pool_stats(p, &st);
+    cr_assert_eq(st.retries, 0, "the worker died");
+    jr_result_destroy(&res);
+    jr_input_destroy(&in);
+    jr_pool_destroy(&p);
+    jr_test_rm_rf(dir);
+    jr_test_assert_clean();
+}

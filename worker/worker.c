@@ -24,6 +24,7 @@
 
 #include "ipc/ipc.h"
 #include "worker/fault.h"
+#include "worker/inmap.h"
 #include "worker/table.h"
 #include "worker/worker.h"
 
@@ -140,9 +141,9 @@ static int run_map(worker *w, jr_chunk *ch)
     return rc;
 }
 
-/* One piece of a file: read it (pread: a shrinking file gives a short
- * read, never SIGBUS) and map it.  Problems with the file become the
- * piece's error text; they do not fail the task. */
+/* One piece of a file: map it in place (inmap.h; read it where the file
+ * cannot be mapped) and run the map callback on it.  Problems with the
+ * file become the piece's error text; they do not fail the task. */
 static int file_piece(worker *w, const char *name, uint64_t off, uint64_t len,
                       char *err, size_t errcap)
 {
@@ -155,31 +156,56 @@ static int file_piece(worker *w, const char *name, uint64_t off, uint64_t len,
     }
     struct stat st;
     int rc = 0;
+    jr_inmap in = {0};
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errcap, "not a regular file");
         goto out;
     }
     unsigned lb = w->job->lookback > 64 ? 64 : w->job->lookback;
     size_t plen = off < lb ? (size_t)off : lb;
-    if (jr_buf_reserve(&w->data, (size_t)len + 1) < 0 ||
-        jr_buf_reserve(&w->prev, 64) < 0) {
+    if (jr_buf_reserve(&w->prev, 64) < 0) {
         rc = JR_ENOMEM;
         goto out;
     }
-    ssize_t n = jr_pread_full(fd, w->data.data, (size_t)len, off);
     ssize_t pn = plen ? jr_pread_full(fd, w->prev.data, plen, off - plen) : 0;
-    if (n < 0 || pn < 0) {
-        snprintf(err, errcap, "%s", strerror((int)-(n < 0 ? n : pn)));
+    if (pn < 0) {
+        snprintf(err, errcap, "%s", strerror((int)-pn));
         goto out;
     }
-    if ((uint64_t)n < len)
-        snprintf(err, errcap, "file shrank while being read");
+    const uint8_t *data;
+    size_t n;
+    if (jr_inmap_open(&in, fd, off, len, (uint64_t)st.st_size) == 0) {
+        data = in.data;
+        n = in.len;
+    } else {
+        if (jr_buf_reserve(&w->data, (size_t)len + 1) < 0) {
+            rc = JR_ENOMEM;
+            goto out;
+        }
+        ssize_t got = jr_pread_full(fd, w->data.data, (size_t)len, off);
+        if (got < 0) {
+            snprintf(err, errcap, "%s", strerror((int)-got));
+            goto out;
+        }
+        data = w->data.data;
+        n = (size_t)got;
+    }
     jr_mapctx_begin(&w->ctx, fd, off + (uint64_t)n);
-    jr_chunk ch = {.data = w->data.data, .len = (size_t)n,
-                   .prev = w->prev.data, .prev_len = (size_t)pn,
-                   .name = name, .offset = off};
+    jr_chunk ch = {.data = data,
+                   .len = n,
+                   .prev = w->prev.data,
+                   .prev_len = (size_t)pn,
+                   .name = name,
+                   .offset = off};
     rc = run_map(w, &ch);
+    /* Shorter now than the piece: some bytes were never there to read,
+     * or (mapped) the reader met zeros in their place. */
+    int shrank = jr_inmap_close(&in) || (uint64_t)n < len ||
+                 (fstat(fd, &st) == 0 && (uint64_t)st.st_size < off + n);
+    if (shrank)
+        snprintf(err, errcap, "file shrank while being read");
 out:
+    jr_inmap_close(&in);
     close(fd);
     return rc;
 }
@@ -459,8 +485,7 @@ static void handle(worker *w, const jr_msg *m)
         if (rc < 0)
             send_fail(w, m->task, m->attempt, rc, "map");
         else
-            send_msg(w, JR_MSG_DONE, m->task, m->attempt, &w->reply,
-                     JR_MSGF_LZ4);
+            send_msg(w, JR_MSG_DONE, m->task, m->attempt, &w->reply, JR_MSGF_LZ4);
         break;
     case JR_MSG_TASKS:
         on_tasks(w, m);
@@ -512,6 +537,8 @@ void jr_worker_main(const jr_worker_args *args)
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, SIG_DFL);
+    /* Without the guard, pieces are read, not mapped: slower, as safe. */
+    (void)jr_inmap_guard();
 
     atomic_store_explicit(&w.me->pid, (uint32_t)getpid(),
                           memory_order_relaxed);
