@@ -182,6 +182,14 @@ int jr_ipc_send_as_is(void *sock, const void *id, size_t idlen,
     return rc;
 }
 
+uint16_t jr_ipc_pack_flag(const char *endpoint)
+{
+    if (strncmp(endpoint, "ipc://", 6) == 0 ||
+        strncmp(endpoint, "inproc://", 9) == 0)
+        return 0;
+    return JR_MSGF_LZ4;
+}
+
 int jr_ipc_send(void *sock, const void *id, size_t idlen, const jr_msg *m)
 {
     jr_msg h = *m;

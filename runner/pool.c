@@ -167,6 +167,7 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
         goto fail;
     }
     rc = jr_ipc_endpoint(p->endpoint, sizeof p->endpoint, p->rundir);
+    p->pack = jr_ipc_pack_flag(p->endpoint);
     if (rc < 0)
         goto fail;
     rc = make_ctl(p);

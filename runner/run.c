@@ -169,14 +169,12 @@ static void dispatch(jr_run *r)
         task *t0 = &r->t[first];
         int rc;
         if (n == 1)
-            rc = jr_pool_send(p, i,
-                              t0->kind == JR_TASK_REDUCE ? JR_MSG_REDUCE
-                                                         : JR_MSG_TASK,
-                              first, t0->attempt, b.data + JR_REC_MSG_HDR,
-                              b.len - JR_REC_MSG_HDR, JR_MSGF_LZ4);
+            rc = jr_pool_send(
+                p, i, t0->kind == JR_TASK_REDUCE ? JR_MSG_REDUCE : JR_MSG_TASK,
+                first, t0->attempt, b.data + JR_REC_MSG_HDR,
+                b.len - JR_REC_MSG_HDR, p->pack);
         else
-            rc = jr_pool_send(p, i, JR_MSG_TASKS, 0, 0, b.data, b.len,
-                              JR_MSGF_LZ4);
+            rc = jr_pool_send(p, i, JR_MSG_TASKS, 0, 0, b.data, b.len, p->pack);
         if (rc < 0) {
             /* The worker is going away (ROUTER_MANDATORY says it is
              * unreachable): its death follows, and on_dead() puts back

@@ -103,6 +103,7 @@ struct jr_pool {
     int leased;      /* holds a share of the process's lease */
     char rundir[256];
     char endpoint[300];
+    uint16_t pack; /* flags for bulk payloads: jr_ipc_pack_flag() */
     jr_spawner sp;
     jr_seg ctl_seg;  /* mapping of the control segment (name unlinked) */
     jr_ctl *ctl;

@@ -468,6 +468,16 @@ Test(ipc, endpoint_names_ctl_in_the_rundir_or_fails_with_enametoolong)
     jr_test_assert_clean();
 }
 
+/* Payloads are packed only where LZ4 pays: between machines. */
+Test(ipc, payloads_are_packed_over_tcp_and_travel_raw_on_one_machine)
+{
+    char ep[256];
+    cr_assert_eq(jr_ipc_endpoint(ep, sizeof ep, "/tmp/jobrun.abcdef"), 0);
+    cr_assert_eq(jr_ipc_pack_flag(ep), 0);
+    cr_assert_eq(jr_ipc_pack_flag("inproc://jobrun"), 0);
+    cr_assert_eq(jr_ipc_pack_flag("tcp://10.0.0.2:5555"), JR_MSGF_LZ4);
+}
+
 /*-************************************
  *  Sockets
  **************************************/

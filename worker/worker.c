@@ -44,6 +44,7 @@ typedef struct worker {
     jr_buf data, prev, reply, frame;
     jr_buf dones; /* DONE records waiting to go back together */
     uint64_t avg_ns; /* moving average of a task's run time, this job */
+    uint16_t pack;   /* flags for bulk payloads: jr_ipc_pack_flag() */
 #ifdef JR_FAULT
     const char *bad_lz4; /* "corrupt" or "bomb": the next DONE(S) is */
 #endif
@@ -425,7 +426,7 @@ static int do_task(worker *w, uint64_t task, uint32_t attempt,
 static void send_dones(worker *w, unsigned n)
 {
     if (n > 0)
-        send_msg(w, JR_MSG_DONES, 0, 0, &w->dones, JR_MSGF_LZ4);
+        send_msg(w, JR_MSG_DONES, 0, 0, &w->dones, w->pack);
     w->dones.len = 0;
 }
 
@@ -485,7 +486,7 @@ static void handle(worker *w, const jr_msg *m)
         if (rc < 0)
             send_fail(w, m->task, m->attempt, rc, "map");
         else
-            send_msg(w, JR_MSG_DONE, m->task, m->attempt, &w->reply, JR_MSGF_LZ4);
+            send_msg(w, JR_MSG_DONE, m->task, m->attempt, &w->reply, w->pack);
         break;
     case JR_MSG_TASKS:
         on_tasks(w, m);
@@ -555,6 +556,7 @@ void jr_worker_main(const jr_worker_args *args)
     if (pthread_create(&hb, NULL, heartbeat, &w) != 0)
         _exit(JR_WEXIT_SETUP);
 
+    w.pack = jr_ipc_pack_flag(args->endpoint);
     w.zctx = zmq_ctx_new();
     if (!w.zctx)
         _exit(JR_WEXIT_SETUP);
