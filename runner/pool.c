@@ -264,7 +264,11 @@ JR_API void jr_pool_destroy(jr_pool **pp)
     /* Workers created segments up to the moment they died. */
     jr_pool_drop_segments(p);
     jr_shm_unlink(&p->slots);
+    if (p->slots.base)
+        close(p->slots_fd);
     jr_shm_unmap(&p->slots);
+    free(p->slot_ready);
+    p->slot_ready = NULL;
     if (p->ctl)
         jr_lock_fini(&p->ctl->lock);
     jr_shm_unlink(&p->ctl_seg);

@@ -56,16 +56,25 @@ int jr_produce_init(jr_run *r)
             n = 8;
         if (n > 64)
             n = 64;
+        /* Sparse: a slot's memory is reserved when it is first used, so
+         * `jobrun factor 12` does not pay for megabytes it never writes
+         * (reserving and mapping them took longer than the job). */
         char name[JR_SHM_NAME_MAX];
+        p->slot_ready = calloc(n, 1);
+        if (!p->slot_ready)
+            return JR_ENOMEM;
         int rc = jr_shm_name(name, sizeof name, p->master_pid,
                              p->master_start, JR_SEG_N(p->seq, SLOT_ARENA_N));
         if (rc == 0)
-            rc = jr_shm_create(&p->slots, name,
-                               (size_t)n * p->opts.slot_size);
-        if (rc < 0)
+            rc = jr_shm_create_sparse(
+                &p->slots, name, (size_t)n * p->opts.slot_size, &p->slots_fd);
+        if (rc < 0) {
+            free(p->slot_ready);
+            p->slot_ready = NULL;
             return jr_pool_fail(p, rc, "cannot create %u stream slots of "
                                 "%zu bytes in /dev/shm: %s", n,
                                 p->opts.slot_size, jr_strerror(rc));
+        }
         p->nslots = n;
     }
     r->slot_used = calloc(p->nslots, 1);
@@ -100,15 +109,31 @@ void jr_produce_release(jr_run *r, task *t)
     }
 }
 
-static int take_slot(jr_run *r)
+/* Take a free slot into *slot (-1 when none is free), reserved in
+ * /dev/shm the first time it is used.  @return 0, or a negative code. */
+static int take_slot(jr_run *r, int *slot)
 {
-    for (unsigned i = 0; i < r->p->nslots; i++)
-        if (!r->slot_used[i]) {
-            r->slot_used[i] = 1;
-            r->slots_free--;
-            return (int)i;
+    jr_pool *p = r->p;
+    *slot = -1;
+    for (unsigned i = 0; i < p->nslots; i++) {
+        if (r->slot_used[i])
+            continue;
+        if (!p->slot_ready[i]) {
+            size_t ss = p->opts.slot_size;
+            int rc = jr_shm_reserve(&p->slots, p->slots_fd, (size_t)i * ss, ss);
+            if (rc < 0)
+                return jr_pool_fail(p, rc,
+                                    "cannot reserve a stream slot "
+                                    "of %zu bytes in /dev/shm: %s",
+                                    ss, jr_strerror(rc));
+            p->slot_ready[i] = 1;
         }
-    return -1;
+        r->slot_used[i] = 1;
+        r->slots_free--;
+        *slot = (int)i;
+        return 0;
+    }
+    return 0;
 }
 
 static uint8_t *slot_base(const jr_run *r, int s)
@@ -214,7 +239,9 @@ static int stream_step(jr_run *r, jr_src *s)
         if (r->s_slot < 0 && !r->s_is_big) {
             if (r->carry.len == 0 && s->eof)
                 return 1;
-            r->s_slot = take_slot(r);
+            int rc = take_slot(r, &r->s_slot);
+            if (rc < 0)
+                return rc;
             if (r->s_slot < 0) {
                 r->want_flush = 1;
                 return 0;

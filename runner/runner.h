@@ -107,7 +107,9 @@ struct jr_pool {
     jr_spawner sp;
     jr_seg ctl_seg;  /* mapping of the control segment (name unlinked) */
     jr_ctl *ctl;
-    jr_seg slots;    /* stream slots, created on first use */
+    jr_seg slots;        /* stream slots, created on first use, sparse */
+    int slots_fd;        /* its descriptor: valid while slots.base is set */
+    uint8_t *slot_ready; /* nslots flags: reserved (jr_shm_reserve) */
     unsigned nslots;
     void *zctx, *router;
     jr_wslot *w;

@@ -52,24 +52,30 @@ static void seg_clear(jr_seg *seg)
 
 /* posix_fallocate returns its error instead of setting errno, and may be
  * interrupted by a signal before it has committed the whole range. */
-static int reserve(int fd, size_t len)
+static int reserve(int fd, size_t off, size_t len)
 {
     int rc;
     do
-        rc = posix_fallocate(fd, 0, (off_t)len);
+        rc = posix_fallocate(fd, (off_t)off, (off_t)len);
     while (rc == EINTR);
     if (rc == EINVAL || rc == EOPNOTSUPP) {
-        /* len was checked, so EINVAL here means a file system without
-         * fallocate.  ftruncate gives the size but not the promise:
-         * there a full device can still SIGBUS on first touch. */
-        if (ftruncate(fd, (off_t)len) < 0)
+        /* off and len were checked, so EINVAL here means a file system
+         * without fallocate.  ftruncate gives the size but not the
+         * promise: there a full device can still SIGBUS on first touch. */
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+            return -errno;
+        if ((uint64_t)st.st_size < (uint64_t)off + len &&
+            ftruncate(fd, (off_t)(off + len)) < 0)
             return -errno;
         return 0;
     }
     return -rc; /* ENOSPC becomes JR_ENOSPC */
 }
 
-int jr_shm_create(jr_seg *seg, const char *name, size_t len)
+/* Create the object; with fd_out, leave its pages unreserved and give the
+ * descriptor to the caller (jr_shm_create_sparse). */
+static int create(jr_seg *seg, const char *name, size_t len, int *fd_out)
 {
     seg_clear(seg);
     if (!name_ok(name) || len == 0 || len > (uint64_t)INT64_MAX)
@@ -87,18 +93,22 @@ int jr_shm_create(jr_seg *seg, const char *name, size_t len)
         rc = -errno;
         goto fail;
     }
-    rc = reserve(fd, len);
+    rc = fd_out ? (ftruncate(fd, (off_t)len) < 0 ? -errno : 0)
+                : reserve(fd, 0, len);
     if (rc < 0)
         goto fail;
     /* Populated: the creator writes it all, and one call maps every page
      * where a fault per page would. */
     void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_POPULATE, fd, 0);
+                      MAP_SHARED | (fd_out ? 0 : MAP_POPULATE), fd, 0);
     if (base == MAP_FAILED) {
         rc = -errno;
         goto fail;
     }
-    close(fd); /* the mapping keeps the object alive */
+    if (fd_out)
+        *fd_out = fd;
+    else
+        close(fd); /* the mapping keeps the object alive */
     seg->base = base;
     seg->len = len;
     strcpy(seg->name, name); /* fits: name_ok() */
@@ -110,6 +120,37 @@ fail:
     close(fd);
     shm_unlink(name);
     return rc;
+}
+
+int jr_shm_create(jr_seg *seg, const char *name, size_t len)
+{
+    return create(seg, name, len, NULL);
+}
+
+int jr_shm_create_sparse(jr_seg *seg, const char *name, size_t len, int *fd)
+{
+    *fd = -1;
+    return create(seg, name, len, fd);
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+int jr_shm_reserve(const jr_seg *seg, int fd, size_t off, size_t len)
+{
+    if (!seg->base || off > seg->len || len > seg->len - off)
+        return JR_EINVAL;
+    int rc = reserve(fd, off, len);
+    if (rc < 0)
+        return rc;
+    /* Map the range's pages now, in one call; only an optimisation (older
+     * kernels say EINVAL), the reservation is what makes writes safe. */
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t from = (uintptr_t)seg->base + off;
+    uintptr_t start = from & ~(uintptr_t)(page - 1);
+    (void)madvise((void *)start, len + (from - start), MADV_POPULATE_WRITE);
+    return 0;
 }
 
 int jr_shm_attach(jr_seg *seg, const char *name, int writable)

@@ -38,6 +38,20 @@ int jr_shm_name(char *out, size_t cap, pid_t master, uint64_t start, uint64_t n)
  * @return 0, JR_EEXIST, JR_ENOSPC, JR_ENOMEM, JR_EINVAL, or -errno. */
 int jr_shm_create(jr_seg *seg, const char *name, size_t len);
 
+/* The same, for a segment filled piecemeal: sized but not reserved (a
+ * sparse object, mapped without populating, so creating a large one costs
+ * next to nothing).  Every range must go through jr_shm_reserve() before
+ * it is first written.  *fd is the object's descriptor, which the caller
+ * owns (close it with the segment), or -1 on failure.
+ * @return as jr_shm_create(). */
+int jr_shm_create_sparse(jr_seg *seg, const char *name, size_t len, int *fd);
+
+/* Reserve [off, off + len) of a sparse segment (posix_fallocate: a full
+ * /dev/shm is JR_ENOSPC here, never a SIGBUS at first touch) and map its
+ * pages.  fd is the one jr_shm_create_sparse() gave.  Idempotent.
+ * @return 0, JR_ENOSPC, JR_EINVAL (outside the segment), or -errno. */
+int jr_shm_reserve(const jr_seg *seg, int fd, size_t off, size_t len);
+
 /* Map an existing segment created by this uid (checked with fstat).
  * Opens with O_NONBLOCK and O_NOFOLLOW: a FIFO or a symlink under the
  * name is refused without blocking.  On failure *seg is zeroed.

@@ -277,6 +277,64 @@ Test(shm, a_segment_larger_than_dev_shm_fails_with_enospc_and_leaves_nothing)
     jr_test_assert_clean();
 }
 
+/* A sparse segment holds no memory until a range is reserved; a reserved
+ * range is written like any segment; ranges outside it are refused. */
+Test(shm, a_sparse_segment_takes_memory_only_where_reserved)
+{
+    char name[JR_SHM_NAME_MAX];
+    my_name(name, sizeof name, 0);
+    jr_seg seg;
+    int fd = -1;
+    size_t len = (size_t)64 << 20, mib = (size_t)1 << 20;
+    cr_assert_eq(jr_shm_create_sparse(&seg, name, len, &fd), 0);
+    cr_assert(fd >= 0);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq((size_t)st.st_size, len);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(st.st_blocks, 0, "%lld blocks before any reserve",
+                 (long long)st.st_blocks);
+    cr_assert_eq(jr_shm_reserve(&seg, fd, mib + 100, mib), 0);
+    cr_assert_eq(jr_shm_reserve(&seg, fd, mib + 100, mib), 0); /* again */
+    cr_assert_eq(fstat(fd, &st), 0);
+    size_t held = (size_t)st.st_blocks * 512;
+    cr_assert(held >= mib && held <= 3 * mib, "%zu bytes held", held);
+    memset((uint8_t *)seg.base + mib + 100, 0x5a, mib);
+    cr_assert_eq(jr_shm_reserve(&seg, fd, len - 10, 11), JR_EINVAL);
+    cr_assert_eq(jr_shm_reserve(&seg, fd, len + 1, 0), JR_EINVAL);
+    close(fd);
+    jr_seg other;
+    cr_assert_eq(jr_shm_attach(&other, name, 0), 0);
+    cr_assert_eq(((uint8_t *)other.base)[2 * mib + 99], 0x5a);
+    jr_shm_unmap(&other);
+    jr_shm_unlink(&seg);
+    jr_shm_unmap(&seg);
+    jr_test_assert_clean();
+}
+
+/* Reserving more than /dev/shm holds is JR_ENOSPC, not a SIGBUS later. */
+Test(shm, reserving_more_than_dev_shm_fails_with_enospc)
+{
+    struct statvfs vs;
+    cr_assert_eq(statvfs("/dev/shm", &vs), 0);
+    if (vs.f_blocks == 0)
+        cr_skip_test("/dev/shm has no size limit");
+    uint64_t total = (uint64_t)vs.f_blocks * vs.f_frsize;
+    if (total > SIZE_MAX / 2)
+        cr_skip_test("/dev/shm too large to overflow");
+    char name[JR_SHM_NAME_MAX];
+    my_name(name, sizeof name, 0);
+    jr_seg seg;
+    int fd = -1;
+    size_t len = (size_t)total + ((size_t)1 << 30);
+    cr_assert_eq(jr_shm_create_sparse(&seg, name, len, &fd), 0);
+    cr_assert_eq(jr_shm_reserve(&seg, fd, 0, len), JR_ENOSPC);
+    close(fd);
+    jr_shm_unlink(&seg);
+    jr_shm_unmap(&seg);
+    jr_test_assert_clean();
+}
+
 /*-************************************
  *  Sweep
  **************************************/
