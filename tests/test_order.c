@@ -146,6 +146,42 @@ Test(order, sort_equals_qsort_for_every_order)
     }
 }
 
+/* Values that differ in any of their 8 bytes (or only in a low one), keys
+ * that tie on their 8-byte prefix and differ after it, keys shorter than
+ * the prefix, sizes around the insertion sort's and up to 100,000. */
+Test(order, sort_equals_qsort_on_wide_values_and_shared_prefixes)
+{
+    static const size_t sizes[] = {63, 64, 65, 257, 5000, 100000};
+    jr_job by_key = {.order = JR_ORDER_CMP};
+    jr_job by_value = {.order = JR_ORDER_VALUE_DESC};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        for (unsigned kind = 0; kind < 4; kind++) {
+            size_t n = sizes[s];
+            jr_orec *r = calloc(n, sizeof *r);
+            uint8_t *keys = malloc(n * 20);
+            cr_assert(r && keys);
+            srand(kind * 1000 + (unsigned)s);
+            for (size_t i = 0; i < n; i++) {
+                uint8_t *k = keys + i * 20;
+                size_t len = (size_t)rand() % 21;
+                memcpy(k, "commonpr", 8); /* many keys share a prefix */
+                for (size_t j = kind == 1 ? 8 : 0; j < len; j++)
+                    k[j] =
+                        (uint8_t)(kind == 3 ? rand() % 3 : 'a' + rand() % 26);
+                uint64_t v = kind == 0
+                                 ? (uint64_t)rand() << 40 ^ (uint64_t)rand()
+                             : kind == 2 ? (uint64_t)(rand() % 3) << 56
+                                         : (uint64_t)(rand() % 2);
+                r[i] = (jr_orec){v, jr_key_prefix(k, len), k, len};
+            }
+            check_sorted(&by_value, ref_value_desc, r, n);
+            check_sorted(&by_key, ref_key_q, r, n);
+            free(r);
+            free(keys);
+        }
+    }
+}
+
 /* Inputs that make a naive quicksort quadratic or walk off its array:
  * sorted, reversed, all equal, organ pipe. */
 Test(order, sort_survives_adversarial_inputs)
