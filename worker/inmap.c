@@ -81,7 +81,6 @@ int jr_inmap_open(jr_inmap *m, int fd, uint64_t off, uint64_t len,
                    fd, (off_t)start);
     if (b == MAP_FAILED)
         return -1;
-    (void)madvise(b, (size_t)span, MADV_SEQUENTIAL);
     m->base = b;
     m->span = (size_t)span;
     m->data = (const uint8_t *)b + (off - start);
