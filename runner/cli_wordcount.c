@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "runner/cli.h"
 
@@ -89,11 +90,15 @@ static void tsv_line(tsv_out *o, uint64_t v, const void *key, size_t klen)
     o->len = (size_t)(p + klen + 1 - o->buf);
 }
 
-static int write_result(jr_result *res, FILE *f, int json, uint64_t top)
+/* Write the result (the first top records; 0: all) and sum its counts
+ * into *words: over every record when all is set (for --stats), else over
+ * those written. */
+static int write_result(jr_result *res, FILE *f, int json, uint64_t top,
+                        int all, uint64_t *words)
 {
     const void *key;
     size_t klen;
-    uint64_t v, n = 0;
+    uint64_t v, n = 0, seen = 0;
     static char buf[1 << 16];
     static tsv_out tsv;
     tsv.f = f;
@@ -101,7 +106,14 @@ static int write_result(jr_result *res, FILE *f, int json, uint64_t top)
     setvbuf(f, buf, _IOFBF, sizeof buf);
     if (json)
         putc('[', f);
-    while ((top == 0 || n < top) && jr_result_next(res, &key, &klen, &v)) {
+    *words = 0;
+    while ((top == 0 || n < top || all) &&
+           jr_result_next(res, &key, &klen, &v)) {
+        *words += v;
+        if ((++seen & 4095) == 0 && cli_signal())
+            return -1;
+        if (top && n >= top)
+            continue; /* past --top: counted, not written */
         if (json) {
             if (n)
                 putc(',', f);
@@ -112,7 +124,7 @@ static int write_result(jr_result *res, FILE *f, int json, uint64_t top)
             tsv_line(&tsv, v, key, klen);
         }
         n++;
-        if ((n & 4095) == 0 && (ferror(f) || cli_signal()))
+        if ((n & 4095) == 0 && ferror(f))
             return -1;
     }
     tsv_flush(&tsv);
@@ -121,15 +133,27 @@ static int write_result(jr_result *res, FILE *f, int json, uint64_t top)
     return ferror(f) ? -1 : 0;
 }
 
-static void print_stats(cli *c, const jr_result *res)
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* out_s: the time of the merge of the reducers' runs, which happens as
+ * the output is written, and of the writing. */
+static void print_stats(cli *c, const jr_result *res, uint64_t words,
+                        double out_s)
 {
     jr_stats st;
     jr_pool_stats(c->pool, &st);
     fprintf(stderr,
-            "jobrun: stats: map %.3f s, reduce %.3f s, merge %.3f s\n"
-            "jobrun: stats: %llu bytes, %llu distinct words, %llu tasks, "
-            "%llu retries\n",
-            st.map_s, st.reduce_s, st.merge_s, (unsigned long long)st.bytes,
+            "jobrun: stats: map %.3f s, reduce %.3f s, merge and output "
+            "%.3f s\n"
+            "jobrun: stats: %llu bytes, %llu words, %llu distinct words, "
+            "%llu tasks, %llu retries\n",
+            st.map_s, st.reduce_s, st.merge_s + out_s,
+            (unsigned long long)st.bytes, (unsigned long long)words,
             (unsigned long long)jr_result_count(res),
             (unsigned long long)st.tasks, (unsigned long long)st.retries);
     fprintf(stderr, "jobrun: stats: tasks per worker:");
@@ -222,15 +246,19 @@ int cli_wordcount(cli *c, int argc, char **argv)
         jr_result_destroy(&res);
         return cli_fail(c, rc);
     }
-    if (c->stats)
-        print_stats(c, res);
     FILE *f = cli_out_open(c, out);
     if (!f) {
         jr_result_destroy(&res);
         return EXIT_FAILED;
     }
-    int ok = write_result(res, f, json, top) == 0;
+    double t0 = now_s();
+    uint64_t words;
+    int ok = write_result(res, f, json, top, c->stats, &words) == 0;
     int wr_errno = errno;
+    if (ok && c->stats) {
+        fflush(f); /* the output's time includes handing it over */
+        print_stats(c, res, words, now_s() - t0);
+    }
     jr_result_destroy(&res);
     int closed = cli_out_close(c, f, out, ok);
     if (cli_signal())

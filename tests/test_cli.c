@@ -1473,8 +1473,15 @@ Test(cli, stats_go_to_stderr_and_leave_the_output_unchanged)
     write_str("in.txt", "a b a\n");
     proc p = jobrun(ARGS("--stats", "wordcount", "in.txt"));
     expect(&p, 0, "2\ta\n1\tb\n", NULL);
-    cr_assert(strstr(p.err, "jobrun: stats: 6 bytes, 2 distinct words, "),
+    cr_assert(strstr(p.err, "jobrun: stats: 6 bytes, 3 words, 2 distinct "
+                            "words, "),
               "%s", p.err);
+    cr_assert(strstr(p.err, ", merge and output "), "%s", p.err);
+    jr_test_proc_free(&p);
+    /* Past --top the counts are still summed: every word is counted. */
+    p = jobrun(ARGS("--stats", "wordcount", "--top", "1", "in.txt"));
+    expect(&p, 0, "2\ta\n", NULL);
+    cr_assert(strstr(p.err, " 3 words, 2 distinct words, "), "%s", p.err);
     for (const char *l = p.err; *l; l = strchr(l, '\n') + 1)
         cr_assert(strncmp(l, "jobrun: stats: ", 15) == 0, "%s", p.err);
     jr_test_proc_free(&p);
