@@ -255,22 +255,29 @@ Test(shm, attach_refuses_a_symlink_a_fifo_and_another_users_file)
     jr_test_assert_clean();
 }
 
-Test(shm, a_segment_larger_than_dev_shm_fails_with_enospc_and_leaves_nothing)
+/* The size of /dev/shm, or the test is skipped where it has no limit or
+ * one too large to exceed.  tmpfs refuses a range larger than the whole
+ * file system before it allocates a page, so asking for more than this
+ * asks for nothing it could half-grant. */
+static size_t dev_shm_size_or_skip(void)
 {
     struct statvfs vs;
     cr_assert_eq(statvfs("/dev/shm", &vs), 0);
-    /* tmpfs refuses a range larger than the whole file system before it
-     * allocates a page, so this asks for nothing it could half-grant. */
     if (vs.f_blocks == 0)
         cr_skip_test("/dev/shm has no size limit");
     uint64_t total = (uint64_t)vs.f_blocks * vs.f_frsize;
     if (total > SIZE_MAX / 2)
         cr_skip_test("/dev/shm too large to overflow");
+    return (size_t)total;
+}
+
+Test(shm, a_segment_larger_than_dev_shm_fails_with_enospc_and_leaves_nothing)
+{
+    size_t total = dev_shm_size_or_skip();
     char name[JR_SHM_NAME_MAX], path[128];
     my_name(name, sizeof name, 0);
     jr_seg seg;
-    cr_assert_eq(jr_shm_create(&seg, name, (size_t)total + (1u << 30)),
-                 JR_ENOSPC);
+    cr_assert_eq(jr_shm_create(&seg, name, total + (1u << 30)), JR_ENOSPC);
     cr_assert_null(seg.base);
     shm_path(path, sizeof path, name);
     cr_assert_not(exists(path), "a failed create left its name");
@@ -315,18 +322,12 @@ Test(shm, a_sparse_segment_takes_memory_only_where_reserved)
 /* Reserving more than /dev/shm holds is JR_ENOSPC, not a SIGBUS later. */
 Test(shm, reserving_more_than_dev_shm_fails_with_enospc)
 {
-    struct statvfs vs;
-    cr_assert_eq(statvfs("/dev/shm", &vs), 0);
-    if (vs.f_blocks == 0)
-        cr_skip_test("/dev/shm has no size limit");
-    uint64_t total = (uint64_t)vs.f_blocks * vs.f_frsize;
-    if (total > SIZE_MAX / 2)
-        cr_skip_test("/dev/shm too large to overflow");
+    size_t total = dev_shm_size_or_skip();
     char name[JR_SHM_NAME_MAX];
     my_name(name, sizeof name, 0);
     jr_seg seg;
     int fd = -1;
-    size_t len = (size_t)total + ((size_t)1 << 30);
+    size_t len = total + ((size_t)1 << 30);
     cr_assert_eq(jr_shm_create_sparse(&seg, name, len, &fd), 0);
     cr_assert_eq(jr_shm_reserve(&seg, fd, 0, len), JR_ENOSPC);
     close(fd);
