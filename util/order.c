@@ -3,10 +3,9 @@
  *
  * An introsort: quicksort on the median of three with a block partition
  * (branch-free comparisons against the pivot), insertion sort for short
- * ranges, heapsort when a range recurses too
- * deep (adversarial keys cannot make it quadratic).  The sort is written
- * once, inlined into one copy per order so that the comparison is inline
- * code and not a call.
+ * ranges, heapsort when a range recurses too deep (adversarial keys
+ * cannot make it quadratic).  The sort is written once, inlined into one
+ * copy per order so that the comparison is inline code and not a call.
  */
 #include "util/order.h"
 
