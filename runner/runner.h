@@ -43,8 +43,9 @@ typedef struct jr_spawn_event {
  * this returns.  @return 0, JR_ESPAWN, or -errno. */
 int jr_spawn_start(jr_spawner *sp, const jr_worker_args *args,
                    const char *ctl_name);
-/* Serve as the fork server on fd; never returns (the zygote's child). */
-void jr_spawn_serve(int fd, const jr_worker_args *args)
+/* Serve as the fork server on fd; never returns (the zygote's child).
+ * parent is the zygote's pid, taken before the fork. */
+void jr_spawn_serve(int fd, pid_t parent, const jr_worker_args *args)
     __attribute__((noreturn));
 
 /*-************************************

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "runner/runner.h"
+#include "worker/fault.h"
 
 enum { OP_SPAWN = 1, OP_KILL, OP_QUIT, OP_SPAWNED, OP_EXITED, OP_READY };
 
@@ -113,8 +114,13 @@ static void spawn_one(server *s, const rec *req)
 {
     if (s->nkids >= MAX_CHILDREN)
         return;
+    /* Taken before the fork: the child's own getppid() would name its
+     * new parent (a subreaper, init) if we died before it asked, and its
+     * check that we are still there would pass forever. */
+    pid_t self = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        JR_FAULT_POINT("born", req->slot, req->gen);
         close(s->fd);
         close(s->sfd);
         sigset_t none;
@@ -123,7 +129,7 @@ static void spawn_one(server *s, const rec *req)
         jr_worker_args a = s->args;
         a.slot = req->slot;
         a.gen = req->gen;
-        a.spawner = getppid();
+        a.spawner = self;
         jr_worker_main(&a);
     }
     rec r = {.op = OP_SPAWNED, .slot = req->slot, .gen = req->gen,
@@ -205,9 +211,9 @@ server_main(int fd, pid_t parent, const jr_worker_args *args)
 
 /* ---- the master's side ------------------------------------------------ */
 
-void jr_spawn_serve(int fd, const jr_worker_args *args)
+void jr_spawn_serve(int fd, pid_t parent, const jr_worker_args *args)
 {
-    server_main(fd, getppid(), args);
+    server_main(fd, parent, args);
 }
 
 /* Wait (bounded) for the server's READY: from then on it has what it

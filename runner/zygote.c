@@ -45,6 +45,7 @@ static void serve_one(int fd, const zreq *q)
         send(fd, &pid, sizeof pid, MSG_NOSIGNAL);
         return;
     }
+    pid_t self = getpid(); /* before the fork: see spawn_one() */
     pid_t child = fork();
     if (child == 0) {
         close(fd);
@@ -55,7 +56,7 @@ static void serve_one(int fd, const zreq *q)
             _exit(JR_WEXIT_SETUP);
         jr_worker_args a = {.endpoint = q->endpoint, .ctl = ctl.base,
                             .liveness_ms = q->liveness_ms};
-        jr_spawn_serve(sp[1], &a);
+        jr_spawn_serve(sp[1], self, &a);
     }
     close(sp[1]);
     pid = child > 0 ? child : -errno;
