@@ -1184,6 +1184,16 @@ REL_TEST(t10_a_worker_forked_as_its_master_dies_does_not_outlive_it, 60)
     cr_assert_eq(stopped_workers(k.c.pid, w, 8), 1,
                  "no worker stopped at birth: %s", k.errbuf);
     cr_assert_eq(jr_test_pid_stat(w[0], &server, NULL), 0);
+    /* A fork server that sees the master gone kills its workers itself;
+     * stopped, it dies of its death signal alone, as when it loses the
+     * race with it. */
+    kill(server, SIGSTOP);
+    char state = 0;
+    end = jr_test_now_ms() + MS(5000);
+    while (jr_test_pid_stat(server, NULL, &state) == 0 && state != 'T' &&
+           jr_test_now_ms() < end)
+        jr_test_sleep_ms(1);
+    cr_assert_eq(state, 'T', "the fork server did not stop");
     kill(k.c.pid, SIGKILL);
     run_finish(&k, 5000);
     cr_assert_eq(code_of(&k), 1000 + SIGKILL, "the job ended by itself: %s",
