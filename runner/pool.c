@@ -167,9 +167,9 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
         goto fail;
     }
     rc = jr_ipc_endpoint(p->endpoint, sizeof p->endpoint, p->rundir);
-    p->pack = jr_ipc_pack_flag(p->endpoint);
     if (rc < 0)
         goto fail;
+    p->pack = jr_ipc_pack_flag(p->endpoint);
     rc = make_ctl(p);
     if (rc < 0)
         goto fail;

@@ -7,8 +7,8 @@
  * DONE as a corrupt LZ4 block (corrupt) or as one that announces more
  * than the size cap (bomb).  Points are named where they are; "born"
  * is a new worker's first step after the fork server's fork, with the
- * worker's slot as task and its generation as attempt.  Release builds carry no
- * trace of it: the macros expand to nothing and to 0.
+ * worker's slot as task and its generation as attempt.  Release builds
+ * carry no trace of it: the macros expand to nothing and to 0.
  */
 #ifndef JR_FAULT_H
 #define JR_FAULT_H
