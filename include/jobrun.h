@@ -365,8 +365,23 @@ JR_API int jr_pool_run(jr_pool *pool, const jr_job *job, const jr_input *in,
 JR_API int jr_result_next(jr_result *res, const void **key, size_t *klen,
                           uint64_t *value);
 
-/* jr_result_count() : @return the number of distinct keys. */
+/* jr_result_count() : @return the number of distinct keys (of a part
+ *  made by jr_result_split(): the number of records it holds). */
 JR_API uint64_t jr_result_count(const jr_result *res);
+
+/* jr_result_split() :
+ *  Cut the records res has yet to give into at most n results, each a
+ *  consecutive range of the job's order: out[0]'s records come first, then
+ *  out[1]'s, and so on, and together they are every record res would have
+ *  given.  n threads can then merge and use them at once, one result each;
+ *  results are not thread-safe otherwise.  The parts are about the same
+ *  size; fewer than n are made when res has few records (at least one).
+ *  res gives no more records, and the parts and res are destroyed in any
+ *  order, each with jr_result_destroy().
+ *  @return 0 with *nout parts in out[0..*nout); JR_EINVAL; JR_ENOMEM;
+ *  JR_EPROTO (a run is corrupt; nothing is split). */
+JR_API int jr_result_split(jr_result *res, size_t n, jr_result **out,
+                           size_t *nout);
 
 /* jr_result_destroy() : free it, set *res to NULL; NULL is a no-op. */
 JR_API void jr_result_destroy(jr_result **res);

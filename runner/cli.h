@@ -61,6 +61,13 @@ FILE *cli_out_open(cli *c, const char *path);
 /* Close; rename into place when ok, else remove.  @return 0 or -1. */
 int cli_out_close(cli *c, FILE *f, const char *path, int ok);
 
+/* Write a key-count result to f as TSV lines or a JSON array: the first
+ * top records (0: all), merged and formatted by up to nthreads threads.
+ * *words: the sum of the counts written, or of every count when all is
+ * set.  @return 0, or -1 on a write error or a signal. */
+int cli_write_result(jr_result *res, FILE *f, int json, uint64_t top, int all,
+                     unsigned nthreads, uint64_t *words);
+
 int cli_wordcount(cli *c, int argc, char **argv);
 int cli_factor(cli *c, int argc, char **argv);
 

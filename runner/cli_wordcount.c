@@ -1,6 +1,6 @@
 /*
  * cli_wordcount.c - `jobrun wordcount`: options, running the built-in
- * wordcount job, and writing its result as TSV or JSON (spec/wordcount.md).
+ * wordcount job and handing its result to cli_result.c (spec/wordcount.md).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,113 +24,6 @@ static void help(void)
 "  -o, --output FILE    write FILE (whole, or not at all) instead of stdout\n"
 "  -L, --follow         follow symbolic links inside directories\n"
 "  -h, --help           this help\n");
-}
-
-static void json_string(FILE *f, const unsigned char *s, size_t n)
-{
-    putc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = s[i];
-        switch (ch) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\b': fputs("\\b", f); break;
-        case '\f': fputs("\\f", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        default:
-            if (ch < 0x20)
-                fprintf(f, "\\u%04x", ch);
-            else
-                putc(ch, f);
-        }
-    }
-    putc('"', f);
-}
-
-/* TSV lines gather here and reach stdio a block at a time: a million
- * lines through a stdio call each cost more than the merge that made
- * them. */
-typedef struct tsv_out {
-    FILE *f;
-    size_t len;
-    char buf[1 << 18];
-} tsv_out;
-
-static void tsv_flush(tsv_out *o)
-{
-    if (o->len)
-        fwrite(o->buf, 1, o->len, o->f);
-    o->len = 0;
-}
-
-static void tsv_line(tsv_out *o, uint64_t v, const void *key, size_t klen)
-{
-    if (sizeof o->buf - o->len < 21 + klen + 1) {
-        tsv_flush(o);
-        if (sizeof o->buf < 21 + klen + 1) { /* a word longer than buf */
-            fprintf(o->f, "%llu\t", (unsigned long long)v);
-            fwrite(key, 1, klen, o->f);
-            putc('\n', o->f);
-            return;
-        }
-    }
-    char num[21];
-    int i = (int)sizeof num;
-    num[--i] = '\t';
-    do
-        num[--i] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    char *p = o->buf + o->len;
-    memcpy(p, num + i, sizeof num - (size_t)i);
-    p += sizeof num - (size_t)i;
-    memcpy(p, key, klen);
-    p[klen] = '\n';
-    o->len = (size_t)(p + klen + 1 - o->buf);
-}
-
-/* Write the result (the first top records; 0: all) and sum its counts
- * into *words: over every record when all is set (for --stats), else over
- * those written. */
-static int write_result(jr_result *res, FILE *f, int json, uint64_t top,
-                        int all, uint64_t *words)
-{
-    const void *key;
-    size_t klen;
-    uint64_t v, n = 0, seen = 0;
-    static char buf[1 << 16];
-    static tsv_out tsv;
-    tsv.f = f;
-    tsv.len = 0;
-    setvbuf(f, buf, _IOFBF, sizeof buf);
-    if (json)
-        putc('[', f);
-    *words = 0;
-    while ((top == 0 || n < top || all) &&
-           jr_result_next(res, &key, &klen, &v)) {
-        *words += v;
-        if ((++seen & 4095) == 0 && cli_signal())
-            return -1;
-        if (top && n >= top)
-            continue; /* past --top: counted, not written */
-        if (json) {
-            if (n)
-                putc(',', f);
-            fputs("{\"word\":", f);
-            json_string(f, key, klen);
-            fprintf(f, ",\"count\":%llu}", (unsigned long long)v);
-        } else {
-            tsv_line(&tsv, v, key, klen);
-        }
-        n++;
-        if ((n & 4095) == 0 && ferror(f))
-            return -1;
-    }
-    tsv_flush(&tsv);
-    if (json)
-        fputs("]\n", f);
-    return ferror(f) ? -1 : 0;
 }
 
 static double now_s(void)
@@ -253,7 +146,8 @@ int cli_wordcount(cli *c, int argc, char **argv)
     }
     double t0 = now_s();
     uint64_t words;
-    int ok = write_result(res, f, json, top, c->stats, &words) == 0;
+    int ok = cli_write_result(res, f, json, top, c->stats,
+                              jr_pool_workers(c->pool), &words) == 0;
     int wr_errno = errno;
     if (ok && c->stats) {
         fflush(f); /* the output's time includes handing it over */

@@ -1112,6 +1112,56 @@ Test(cli, generated_corpora_match_the_reference_for_tiny_chunks,
     jr_test_assert_clean();
 }
 
+/* A result of tens of thousands of words is cut into parts that threads
+ * merge and format at once (runner/cli_result.c); one worker writes it
+ * whole.  Both must give the reference's bytes, TSV and JSON, to stdout
+ * and to -o. */
+Test(cli, a_large_vocabulary_written_in_parallel_parts_matches_the_reference,
+     .timeout = T(180))
+{
+    if (!have_python())
+        cr_skip_test("no Python interpreter");
+    const char *gen = JR_SOURCE_DIR "/tests/ref/gen_corpus.py";
+    proc g = program(NULL, 0,
+                     ARGS(JR_PYTHON, gen, "--seed", "7", "--size", "3000000",
+                          "--huge", "3000", "vocab"));
+    cr_assert_eq(g.code, 0, "gen_corpus.py: %s", g.err);
+    jr_test_proc_free(&g);
+    size_t tlen, jlen;
+    char *tsv = ref_wordcount(NULL, 0, ARGS("vocab"), &tlen);
+    char *json =
+        ref_wordcount(NULL, 0, ARGS("--format", "json", "vocab"), &jlen);
+    size_t lines = 0;
+    for (size_t i = 0; i < tlen; i++)
+        lines += tsv[i] == '\n';
+    cr_assert_gt(lines, 50000, "%zu words: too few to be cut in parts", lines);
+    static const char *const ws[] = {"1", "2", "3", "5"};
+    for (int w = 0; w < 4; w++) {
+        char what[64];
+        proc p = jobrun(ARGS("-j", ws[w], "wordcount", "vocab"));
+        cr_assert_eq(p.code, 0, "-j %s: %s", ws[w], p.err);
+        snprintf(what, sizeof what, "-j %s, tsv", ws[w]);
+        same_bytes(what, p.out, p.out_len, tsv, tlen);
+        jr_test_proc_free(&p);
+        p = jobrun(ARGS("-j", ws[w], "wordcount", "--format", "json", "vocab"));
+        cr_assert_eq(p.code, 0, "-j %s json: %s", ws[w], p.err);
+        snprintf(what, sizeof what, "-j %s, json", ws[w]);
+        same_bytes(what, p.out, p.out_len, json, jlen);
+        jr_test_proc_free(&p);
+    }
+    proc p = jobrun(ARGS("-j", "3", "wordcount", "-o", "out.tsv", "vocab"));
+    expect(&p, 0, "", "");
+    jr_test_proc_free(&p);
+    size_t olen;
+    char *out = jr_test_read_file("out.tsv", &olen);
+    cr_assert_not_null(out);
+    same_bytes("-j 3 -o out.tsv", out, olen, tsv, tlen);
+    free(out);
+    free(tsv);
+    free(json);
+    jr_test_assert_clean();
+}
+
 Test(cli, a_large_stream_counts_like_the_same_file, .timeout = T(60))
 {
     /* Streams are cut by the master as they come: several MB through a

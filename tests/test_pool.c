@@ -1,10 +1,11 @@
 /*
  * test_pool.c - the pool through the public API: independent tasks in
- * order for several worker counts, a worker killed mid-task, and pools
+ * order for several worker counts, a worker killed mid-task, pools
  * opened and closed many times without leaking fds, processes or
- * segments.
+ * segments, and results cut into parts that threads merge at once.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,204 @@ Test(pool, a_file_cut_short_under_its_mapping_reads_as_zeros_and_is_reported,
     cr_assert_eq(st.retries, 0, "the worker died");
     jr_result_destroy(&res);
     jr_input_destroy(&in);
+    jr_pool_destroy(&p);
+    jr_test_rm_rf(dir);
+    jr_test_assert_clean();
+}
+
+/*-************************************
+ *  Results cut into parts (jr_result_split)
+ **************************************/
+typedef struct recs {
+    char (*key)[16];
+    uint64_t *v;
+    size_t n, cap;
+} recs;
+
+static void recs_add(recs *r, const void *key, size_t klen, uint64_t v)
+{
+    cr_assert_lt(klen, sizeof r->key[0], "a key of %zu bytes", klen);
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 1024;
+        r->key = realloc(r->key, r->cap * sizeof r->key[0]);
+        r->v = realloc(r->v, r->cap * sizeof r->v[0]);
+        cr_assert(r->key && r->v);
+    }
+    memset(r->key[r->n], 0, sizeof r->key[0]);
+    memcpy(r->key[r->n], key, klen);
+    r->v[r->n++] = v;
+}
+
+/* Every record res has left, appended to r.  @return how many. */
+static size_t recs_drain(recs *r, jr_result *res)
+{
+    const void *key;
+    size_t klen, n = 0;
+    uint64_t v;
+    while (jr_result_next(res, &key, &klen, &v) == 1) {
+        recs_add(r, key, klen, v);
+        n++;
+    }
+    return n;
+}
+
+static void recs_free(recs *r)
+{
+    free(r->key);
+    free(r->v);
+}
+
+/* Records [from, from + got->n) of want, exactly. */
+static void recs_same(const recs *got, const recs *want, size_t from,
+                      const char *what)
+{
+    cr_assert_eq(got->n, want->n - from, "%s: %zu records, want %zu", what,
+                 got->n, want->n - from);
+    for (size_t i = 0; i < got->n; i++)
+        cr_assert(got->v[i] == want->v[from + i] &&
+                      strcmp(got->key[i], want->key[from + i]) == 0,
+                  "%s: record %zu is '%s' %llu, want '%s' %llu", what, i,
+                  got->key[i], (unsigned long long)got->v[i],
+                  want->key[from + i], (unsigned long long)want->v[from + i]);
+}
+
+typedef struct drainer {
+    jr_result *res;
+    recs out;
+} drainer;
+
+static void *drain_thread(void *arg)
+{
+    drainer *d = arg;
+    recs_drain(&d->out, d->res);
+    return NULL;
+}
+
+static jr_result *run_vocab(jr_pool *p, const jr_job *job, const char *path)
+{
+    jr_input *in = NULL;
+    jr_result *res = NULL;
+    cr_assert_eq(jr_input_new(&in), 0);
+    cr_assert_eq(jr_input_add_path(in, path, 0), 0);
+    jr_run_opts ro = {.chunk_size = 4096};
+    int rc = jr_pool_run(p, job, in, &ro, &res);
+    cr_assert_eq(rc, 0, "rc %d: %s", rc, jr_pool_errmsg(p));
+    jr_input_destroy(&in);
+    return res;
+}
+
+/* 60,000 distinct words, counts from 1 to hundreds: three workers' runs
+ * to cut, in the wordcount order (count descending, then word) and in
+ * key order. */
+Test(pool, a_result_cut_into_parts_gives_every_record_once_in_order,
+     .timeout = 120)
+{
+    char dir[] = "/tmp/jr-test-split.XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/words.txt", dir);
+    size_t cap = 8u << 20, len = 0;
+    char *text = malloc(cap);
+    uint64_t x = 88172645463325252ull;
+    for (unsigned i = 0; i < 60000; i++)
+        len += (size_t)snprintf(text + len, cap - len, "w%05u\n", i);
+    while (len < cap - 16) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        unsigned w = (unsigned)(x % 60000) % (unsigned)(1 + x % 3000 * 20);
+        len += (size_t)snprintf(text + len, cap - len, "w%05u ", w);
+    }
+    cr_assert_eq(jr_test_write_file(path, text, len), 0);
+    free(text);
+
+    jr_job keyed = *jr_job_find("wordcount");
+    keyed.name = "wordcount-by-key";
+    keyed.order = JR_ORDER_CMP;
+    const jr_job *jobs[] = {jr_job_find("wordcount"), &keyed};
+    jr_opts o = {.workers = 3};
+    jr_pool *p = NULL;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    for (int j = 0; j < 2; j++) {
+        recs all = {0};
+        jr_result *res = run_vocab(p, jobs[j], path);
+        recs_drain(&all, res);
+        cr_assert_eq(all.n, 60000);
+        cr_assert_eq(jr_result_count(res), 60000);
+        for (size_t i = 1; i < all.n; i++)
+            cr_assert_lt(jr_job_cmp(jobs[j], all.key[i - 1],
+                                    strlen(all.key[i - 1]), all.v[i - 1],
+                                    all.key[i], strlen(all.key[i]), all.v[i]),
+                         0, "%s: records %zu and %zu out of order",
+                         jobs[j]->name, i - 1, i);
+        jr_result_destroy(&res);
+
+        static const size_t ns[] = {1, 2, 3, 16, 1000, 100000};
+        for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+            size_t n = ns[t], skip = t == 2 ? 777 : 0, nout = 0;
+            res = run_vocab(p, jobs[j], path);
+            recs got = {0};
+            const void *key;
+            size_t klen;
+            uint64_t v;
+            for (size_t i = 0; i < skip; i++)
+                cr_assert_eq(jr_result_next(res, &key, &klen, &v), 1);
+            jr_result **part = calloc(n, sizeof *part);
+            cr_assert_eq(jr_result_split(res, n, part, &nout), 0);
+            cr_assert(nout >= 1 && nout <= n, "%zu parts of %zu", nout, n);
+            /* As many as asked, up to one a stride of the longest run:
+             * about 20,000 records, so 78 strides of 256. */
+            if (n <= 16)
+                cr_assert_eq(nout, n, "%zu parts, %zu asked", nout, n);
+            else
+                cr_assert_gt(nout, 60, "%zu parts, %zu asked", nout, n);
+            cr_assert_eq(jr_result_next(res, &key, &klen, &v), 0,
+                         "the cut result still gives records");
+            jr_result_destroy(&res); /* the parts keep the runs mapped */
+            for (size_t k = 0; k < nout; k++) {
+                size_t c = recs_drain(&got, part[k]);
+                cr_assert_eq(jr_result_count(part[k]), c,
+                             "part %zu says %llu records, gave %zu", k,
+                             (unsigned long long)jr_result_count(part[k]), c);
+                jr_result_destroy(&part[k]);
+            }
+            char what[64];
+            snprintf(what, sizeof what, "%s cut in %zu after %zu",
+                     jobs[j]->name, n, skip);
+            recs_same(&got, &all, skip, what);
+            recs_free(&got);
+            free(part);
+        }
+
+        /* Four threads at once, each merging its own part. */
+        res = run_vocab(p, jobs[j], path);
+        jr_result *part[4];
+        size_t nout;
+        cr_assert_eq(jr_result_split(res, 4, part, &nout), 0);
+        cr_assert_eq(nout, 4);
+        drainer d[4] = {{0}};
+        pthread_t tid[4];
+        for (int k = 0; k < 4; k++) {
+            d[k].res = part[k];
+            cr_assert_eq(pthread_create(&tid[k], NULL, drain_thread, &d[k]), 0);
+        }
+        recs got = {0};
+        for (int k = 0; k < 4; k++) {
+            pthread_join(tid[k], NULL);
+            for (size_t i = 0; i < d[k].out.n; i++)
+                recs_add(&got, d[k].out.key[i], strlen(d[k].out.key[i]),
+                         d[k].out.v[i]);
+            recs_free(&d[k].out);
+            jr_result_destroy(&part[k]);
+        }
+        recs_same(&got, &all, 0, "four threads");
+        recs_free(&got);
+        jr_result_destroy(&res);
+        recs_free(&all);
+    }
+    jr_result *none = NULL;
+    size_t nout = 7;
+    cr_assert_eq(jr_result_split(NULL, 2, &none, &nout), JR_EINVAL);
+    cr_assert_eq(nout, 0);
     jr_pool_destroy(&p);
     jr_test_rm_rf(dir);
     jr_test_assert_clean();

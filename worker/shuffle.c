@@ -241,7 +241,7 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     jr_rd *parts = calloc(nsegs ? nsegs : 1, sizeof *parts);
     merger m = {0};
     int rc = maps && parts ? 0 : JR_ENOMEM;
-    size_t total = 0, nonempty = 0, bytes = 32;
+    size_t total = 0, nonempty = 0, bytes = JR_RUN_HDR;
     for (uint32_t i = 0; i < nsegs && rc == 0; i++) {
         char name[JR_SHM_NAME_MAX];
         rc = jr_ctl_seg_name(ctl, segs[i], name, sizeof name);
@@ -277,24 +277,32 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
                        (i == first ? FIRST : 0) | (i == last ? LAST : 0));
     jr_orec_sort(job, m.recs, m.n);
 
+    /* Combined records take less than their parts did, so the index fits
+     * in room for one entry per JR_RUN_STRIDE parts. */
+    bytes += 8 * ((total + JR_RUN_STRIDE - 1) / JR_RUN_STRIDE);
+    uint64_t end = JR_RUN_HDR;
+    for (size_t i = 0; i < m.n; i++)
+        end += JR_REC_HDR + m.recs[i].klen;
     jr_seg run = {0};
     rc = jr_ctl_seg_create(ctl, slot, bytes, &run, idx);
     if (rc < 0)
         goto out;
-    uint8_t *p = run.base;
-    jr_put_u32(p, JR_RUN_MAGIC);
-    jr_put_u32(p + 4, 0);
-    jr_put_u64(p + 8, m.n);
-    p += 32;
+    uint8_t *base = run.base, *p = base + JR_RUN_HDR, *index = base + end;
+    jr_put_u32(base, JR_RUN_MAGIC);
+    jr_put_u32(base + 4, JR_RUN_STRIDE);
+    jr_put_u64(base + 8, m.n);
+    jr_put_u64(base + 16, end);
+    jr_put_u64(base + 24, end);
     for (size_t i = 0; i < m.n; i++) {
         /* Sorted records point all over the map outputs. */
         if (i + 8 < m.n)
             __builtin_prefetch(m.recs[i + 8].key);
+        if (i % JR_RUN_STRIDE == 0) {
+            jr_put_u64(index, (uint64_t)(p - base));
+            index += 8;
+        }
         p = put_rec(p, m.recs[i].key, m.recs[i].klen, m.recs[i].v);
     }
-    /* Combined records take less than their parts did. */
-    jr_put_u64((uint8_t *)run.base + 16, (uint64_t)(p - (uint8_t *)run.base));
-    jr_put_u64((uint8_t *)run.base + 24, 0);
     jr_shm_unmap(&run);
     rc = jr_ctl_seg_ready(ctl, *idx);
 out:

@@ -142,10 +142,15 @@ enum jr_task_kind {
  **************************************/
 /* A map output: header {u32 magic, u32 nparts, u64 off[nparts + 1]} then
  * records; partition p is bytes [off[p], off[p+1]).  A sorted run:
- * {u32 magic, u32 0, u64 nrecords, u64 end} then records.
- * Record: u32 klen, u64 value, key bytes. */
+ * {u32 magic, u32 stride, u64 nrecords, u64 end, u64 index} then records
+ * up to end, then at index (when stride is not 0) the u64 offsets of
+ * records 0, stride, 2 x stride, ...: ceil(nrecords / stride) of them, so
+ * that the master can find a place in a run without reading it through
+ * (jr_result_split).  Record: u32 klen, u64 value, key bytes. */
 #define JR_MAPOUT_MAGIC 0x4a524d4fu /* "JRMO" */
 #define JR_RUN_MAGIC 0x4a525255u    /* "JRRU" */
+#define JR_RUN_HDR 32
+#define JR_RUN_STRIDE 256
 #define JR_REC_HDR 12
 
 /*-************************************
