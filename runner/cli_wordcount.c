@@ -160,6 +160,10 @@ int cli_wordcount(cli *c, int argc, char **argv)
     if (closed < 0 || !ok) {
         if (f == stdout && (wr_errno == EPIPE || errno == EPIPE))
             return 128 + 13;
+        if (closed == 0) /* a write failed; closing had nothing to say */
+            fprintf(stderr, "jobrun: wordcount: %s: %s\n",
+                    out ? out : "standard output",
+                    strerror(wr_errno ? wr_errno : EIO));
         return EXIT_FAILED;
     }
     return cli_status(rc == 0 && closed_in ? JR_EINPUT : rc);

@@ -1284,6 +1284,31 @@ Test(cli, wordcount_to_a_full_stdout_is_reported_with_exit_3, .timeout = T(20))
     jr_test_assert_clean();
 }
 
+/* Output larger than stdio's buffer fails in a write before the end,
+ * written by one thread (-j 1) or in parts (-j 3): said all the same. */
+Test(cli, a_large_wordcount_to_a_full_stdout_is_reported_with_exit_3,
+     .timeout = T(30))
+{
+    if (access("/dev/full", W_OK) != 0)
+        cr_skip_test("no /dev/full");
+    size_t cap = 1u << 20, len = 0;
+    char *text = malloc(cap);
+    for (unsigned i = 0; i < 100000; i++)
+        len += (size_t)snprintf(text + len, cap - len, "w%06u\n", i);
+    write_file("words.txt", text, len);
+    free(text);
+    static const char *const ws[] = {"1", "3"};
+    for (int w = 0; w < 2; w++) {
+        proc t = {.out_path = "/dev/full"};
+        proc p = jobrun_with(t, ARGS("-j", ws[w], "wordcount", "words.txt"));
+        expect(&p, 3, NULL,
+               "jobrun: wordcount: standard output: No space left on "
+               "device\n");
+        jr_test_proc_free(&p);
+    }
+    jr_test_assert_clean();
+}
+
 Test(cli, factor_to_a_full_stdout_is_reported_with_exit_3, .timeout = T(20))
 {
     if (access("/dev/full", W_OK) != 0)
