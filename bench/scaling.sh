@@ -97,7 +97,7 @@ declare -A t_wc t_f t_scan pss
 for j in "${jobs[@]}"; do
     t_wc[$j]=$(median --warmup 0 -- "$jobrun" -j "$j" --no-progress wordcount "$corpus")
     t_f[$j]=$(median --warmup 0 -- "$jobrun" -j "$j" --no-progress factor "$numbers")
-    t_scan[$j]=$(median -- "${wcpar[@]}" "$j")
+    t_scan[$j]=$(median --warmup 0 -- "${wcpar[@]}" "$j")
     line=$("$PY" "$bench_dir/peakmem.py" --interval 0.005 -- \
         "$jobrun" -j "$j" --no-progress wordcount "$corpus") ||
         die "jobrun -j $j wordcount failed under peakmem.py"
