@@ -45,6 +45,8 @@ static int sink_make_room(sink *s, size_t n)
 {
     if (s->f) {
         sink_flush(s);
+        if (s->err) /* a full disk or a closed pipe: stop formatting */
+            return -1;
         if (s->cap >= n)
             return 0;
     }
@@ -68,7 +70,8 @@ static inline int sink_room(sink *s, size_t n)
     return s->cap - s->len >= n ? 0 : sink_make_room(s, n);
 }
 
-/* The decimal digits of v at the end of buf: @return where they start. */
+/* Write the decimal digits of v just before end.  @return where they
+ * start. */
 static char *decimal(char *end, uint64_t v)
 {
     do
