@@ -70,25 +70,25 @@ static inline int sink_room(sink *s, size_t n)
     return s->cap - s->len >= n ? 0 : sink_make_room(s, n);
 }
 
-/* Write the decimal digits of v just before end.  @return where they
- * start. */
-static char *decimal(char *end, uint64_t v)
+/* Write v in decimal at p.  @return the end of the digits. */
+static inline char *put_decimal(char *p, uint64_t v)
 {
+    char digits[20];
+    int n = 0;
     do
-        *--end = (char)('0' + v % 10);
+        digits[n++] = (char)('0' + v % 10);
     while ((v /= 10) != 0);
-    return end;
+    while (n > 0)
+        *p++ = digits[--n];
+    return p;
 }
 
-static int tsv_line(sink *s, uint64_t v, const uint8_t *key, size_t klen)
+static inline int tsv_line(sink *s, uint64_t v, const uint8_t *key, size_t klen)
 {
     if (sink_room(s, 21 + klen + 1) < 0)
         return -1;
-    char num[21], *d = decimal(num + sizeof num - 1, v);
-    num[sizeof num - 1] = '\t';
-    char *p = s->p + s->len;
-    memcpy(p, d, (size_t)(num + sizeof num - d));
-    p += num + sizeof num - d;
+    char *p = put_decimal(s->p + s->len, v);
+    *p++ = '\t';
     memcpy(p, key, klen);
     p[klen] = '\n';
     s->len = (size_t)(p + klen + 1 - s->p);
@@ -147,10 +147,7 @@ static int json_object(sink *s, int first, uint64_t v, const uint8_t *key,
         *p++ = esc[1];
     }
     memcpy(p, "\",\"count\":", 10);
-    p += 10;
-    char num[20], *d = decimal(num + sizeof num, v);
-    memcpy(p, d, (size_t)(num + sizeof num - d));
-    p += num + sizeof num - d;
+    p = put_decimal(p + 10, v);
     *p++ = '}';
     s->len = (size_t)(p - s->p);
     return 0;
