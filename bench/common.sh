@@ -36,6 +36,18 @@ need_bin() {
     printf '%s\n' "$bin"
 }
 
+# corpus_dir [DIR]: the corpus of wordcount.sh and scaling.sh: DIR, else
+# $BENCH_CORPUS, else ${TMPDIR:-/tmp}/jobrun-corpus; made by
+# make-corpus.sh ($BENCH_MIB MiB, default 200) when missing or empty.
+corpus_dir() {
+    local dir=${1:-${BENCH_CORPUS:-${TMPDIR:-/tmp}/jobrun-corpus}}
+    dir=${dir%/}
+    if [[ ! -d $dir ]] || [[ -z $(ls -A -- "$dir") ]]; then
+        "$bench_dir/make-corpus.sh" "$dir" "${BENCH_MIB:-200}" >&2
+    fi
+    printf '%s\n' "$dir"
+}
+
 # median [timeit options] -- CMD...: the median wall time of RUNS runs.
 median() {
     local med _min _max

@@ -23,12 +23,7 @@ set -euo pipefail
 
 build=$(build_dir "${1:-}")
 jobrun=$(need_bin "$build" jobrun)
-corpus=${2:-${BENCH_CORPUS:-${TMPDIR:-/tmp}/jobrun-corpus}}
-corpus=${corpus%/}
-
-if [[ ! -d $corpus ]] || [[ -z $(ls -A -- "$corpus") ]]; then
-    "$bench_dir/make-corpus.sh" "$corpus" "${BENCH_MIB:-200}"
-fi
+corpus=$(corpus_dir "${2:-}")
 read -r bytes nfiles < <("$PY" "$bench_dir/corpus.py" size "$corpus")
 (( bytes > 0 )) || die "$corpus holds no files"
 mib=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
