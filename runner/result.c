@@ -100,6 +100,8 @@ static int start_cursor(jr_result *r, const run *u, pos a, pos b)
 {
     if (a.no >= b.no)
         return 0;
+    if (b.off < a.off)
+        return JR_EPROTO;
     cursor *c = &r->cur[r->ncur++];
     *c = (cursor){.run = u,
                   .rd = {u->base + a.off, (size_t)(b.off - a.off)},
@@ -354,8 +356,11 @@ static size_t splitters(const jr_result *r, const pos *b, size_t n,
         if (j >= u->nindex || j * u->stride >= hi.no ||
             j * u->stride <= (k ? sp[k - 1].no : lo.no))
             continue;
-        if (index_pos(u, j, lo, hi, &sp[k]) < 0)
-            return 0; /* a bad index: no split, the merge still checks */
+        /* A bad index (out of the range, or out of order): no split; the
+         * merge of the whole result checks every record still. */
+        if (index_pos(u, j, lo, hi, &sp[k]) < 0 ||
+            sp[k].off <= (k ? sp[k - 1].off : lo.off))
+            return 0;
         k++;
     }
     return k;

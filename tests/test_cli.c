@@ -1365,6 +1365,33 @@ Test(cli, a_task_failing_every_attempt_exits_3_and_writes_no_output_file)
     jr_test_assert_clean();
 }
 
+/* The master cuts a large result with the index each run ends with; a
+ * run whose index is out of order is not cut (its offsets would make
+ * ranges that end before they begin) and the output does not change. */
+Test(cli, a_run_index_out_of_order_is_not_used_and_the_output_is_unchanged,
+     .timeout = T(60))
+{
+    need_faults();
+    size_t cap = 4u << 20, len = 0;
+    char *text = malloc(cap);
+    for (unsigned i = 0; i < 100000; i++)
+        len += (size_t)snprintf(text + len, cap - len, "w%06u w%06u\n", i,
+                                i % 977);
+    write_file("words.txt", text, len);
+    free(text);
+    proc base = jobrun(ARGS("-j", "1", "wordcount", "words.txt"));
+    cr_assert_eq(base.code, 0, "%s", base.err);
+    setenv("JOBRUN_FAULT", "corrupt@index", 1);
+    proc p = jobrun(ARGS("-j", "3", "wordcount", "words.txt"));
+    unsetenv("JOBRUN_FAULT");
+    expect(&p, 0, NULL, "");
+    same_bytes("-j 3, indexes backwards", p.out, p.out_len, base.out,
+               base.out_len);
+    jr_test_proc_free(&p);
+    jr_test_proc_free(&base);
+    jr_test_assert_clean();
+}
+
 Test(cli, a_task_that_fails_once_is_retried_and_the_output_is_unchanged,
      .timeout = T(60))
 {

@@ -5,7 +5,9 @@
  * stop (SIGSTOP itself), spin (loop forever), exit (exit 1), or hold
  * (die while holding the control lock, at flush); or, at done, send its
  * DONE as a corrupt LZ4 block (corrupt) or as one that announces more
- * than the size cap (bomb).  Points are named where they are; "born"
+ * than the size cap (bomb); or, at index, write a sorted run's index
+ * backwards (corrupt; task is the partition).  Points are named where
+ * they are; "born"
  * is a new worker's first step after the fork server's fork, with the
  * worker's slot as task and its generation as attempt.  Release builds
  * carry no trace of it: the macros expand to nothing and to 0.

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/order.h"
+#include "worker/fault.h"
 #include "worker/table.h"
 #include "worker/worker.h"
 
@@ -303,6 +304,16 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
         }
         p = put_rec(p, m.recs[i].key, m.recs[i].klen, m.recs[i].v);
     }
+#ifdef JR_FAULT
+    if (JR_FAULT_MATCH("corrupt", "index", part, 0)) { /* backwards */
+        uint8_t *lo = base + end, *hi = index - 8;
+        for (; lo < hi; lo += 8, hi -= 8) {
+            uint64_t t = jr_get_u64(lo);
+            jr_put_u64(lo, jr_get_u64(hi));
+            jr_put_u64(hi, t);
+        }
+    }
+#endif
     jr_shm_unmap(&run);
     rc = jr_ctl_seg_ready(ctl, *idx);
 out:
