@@ -359,7 +359,12 @@ static int on_spawn_event(jr_pool *p, const jr_spawn_event *se, jr_event *ev)
         return 0; /* an earlier generation, already accounted for */
     jr_wslot *w = &p->w[i];
     w->state = JR_W_DEAD;
-    if (!w->kill_why) {
+    /* The kill we asked for names the death only when it is what the
+     * worker died of: one that crashed first (a send to it failed, say,
+     * before its death was reported) died of its own signal. */
+    int ours = w->kill_why && !se->spawned && WIFSIGNALED(se->status) &&
+               WTERMSIG(se->status) == SIGKILL;
+    if (!ours) {
         if (se->spawned)
             snprintf(w->why, sizeof w->why, "could not fork: %s",
                      strerror(-se->pid));
