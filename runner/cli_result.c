@@ -199,7 +199,7 @@ static int write_records(jr_result *res, sink *s, int json, uint64_t top,
 #define PART_RECS 16384
 #define MAX_PARTS 65536
 
-enum { WAITING, TAKEN, DONE, FAILED };
+enum { WAITING, DONE, FAILED }; /* a part's state; WAITING is 0 */
 
 typedef struct part {
     jr_result *res; /* owned until formatted */
@@ -247,7 +247,6 @@ static void *formatter(void *arg)
             break;
         part *p = &w->parts[w->next];
         p->out = &w->buf[w->next++ % w->window];
-        p->state = TAKEN;
         pthread_mutex_unlock(&w->mu);
         int rc = format_part(w, p);
         pthread_mutex_lock(&w->mu);
