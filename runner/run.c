@@ -1,9 +1,9 @@
 /*
  * run.c - the engine: one run of a job (or of jr_pool_map) on the pool.
  *
- * Tasks go to workers with credit (3 each, more only for tiny tasks), so
- * a slow task never strands work and the master always knows who holds
- * what.  Every task
+ * Tasks go to workers with credit (3 each, more only for tiny tasks, one
+ * at the tail of a run), so a slow task never strands work and the master
+ * always knows who holds what.  Every task
  * carries (index, attempt); only the first DONE of the live attempt
  * counts, so a superseded or dead worker's late message changes nothing.
  * A task's emits live in its worker's table until that worker's FLUSHED
@@ -106,18 +106,28 @@ static int send_job(jr_run *r, unsigned i)
 /* How many tasks worker i may hold: JR_CREDIT, or as many as fit in
  * JR_QUEUE_NS of its own average time per task when tasks are tiny (a
  * round trip through ZeroMQ's I/O threads costs more than such a task,
- * and only a deeper queue keeps the worker busy). */
-static unsigned credit(const jr_pool *p, unsigned i)
+ * and only a deeper queue keeps the worker busy).
+ *
+ * At the tail of a run (every task made, fewer queued than the workers
+ * could hold) a worker holds only the task it runs: a task queued behind
+ * it would wait there while another worker runs dry.  With JR_CREDIT
+ * everywhere the first worker to ask took up to three tasks, and
+ * `jobrun -j 2 wordcount` of two 3 MB files ran both on one worker.  A
+ * round trip between tasks costs microseconds. */
+static unsigned credit(const jr_run *r, unsigned i)
 {
+    const jr_pool *p = r->p;
     uint64_t avg = atomic_load_explicit(&p->ctl->w[i].avg_ns,
                                         memory_order_relaxed);
     /* Until the worker has finished a task of this run, its average may
      * still be the last job's. */
-    if (avg == 0 || p->w[i].run != p->run_id || p->w[i].ntasks == 0)
-        return JR_CREDIT;
-    uint64_t n = JR_QUEUE_NS / avg;
-    return n < JR_CREDIT ? JR_CREDIT : n > JR_CREDIT_MAX ? JR_CREDIT_MAX
-                                                         : (unsigned)n;
+    int known = avg != 0 && p->w[i].run == p->run_id && p->w[i].ntasks > 0;
+    uint64_t n = known ? JR_QUEUE_NS / avg : 0;
+    if (n > JR_CREDIT)
+        return n > JR_CREDIT_MAX ? JR_CREDIT_MAX : (unsigned)n;
+    if (r->produced_all && r->qlen < (size_t)p->nworkers * JR_CREDIT)
+        return 1;
+    return JR_CREDIT;
 }
 
 /* Hand pending tasks to workers with free credit: all the tasks one
@@ -129,7 +139,7 @@ static void dispatch(jr_run *r)
     jr_buf b = {0}, one = {0};
     for (unsigned i = 0; i < p->nworkers && r->qlen > 0 && !r->rc; i++) {
         jr_wslot *w = &p->w[i];
-        unsigned cap = credit(p, i);
+        unsigned cap = credit(r, i);
         if (w->state != JR_W_READY || w->nheld >= cap || w->busy ||
             w->kill_why)
             continue;

@@ -70,7 +70,8 @@ enum jr_wstate { JR_W_STARTING = 0, JR_W_READY, JR_W_DEAD };
 
 /* Tasks a worker may hold: one running and two queued; more only when
  * tasks are so short that the queue still holds under JR_QUEUE_NS of
- * work, so a slow task never strands much behind it (see credit()). */
+ * work, so a slow task never strands much behind it; only the running one
+ * at the tail of a run (see credit()). */
 #define JR_CREDIT 3
 #define JR_CREDIT_MAX 64
 #define JR_QUEUE_NS 1000000u

@@ -138,6 +138,48 @@ Test(pool, a_worker_killed_mid_task_changes_nothing_in_the_result,
     jr_test_assert_clean();
 }
 
+/* Item i leaves a mark "<dir>/i" and waits (up to 20 s) for the other
+ * item's: it succeeds only while the other runs at the same time. */
+static char meet_dir[64];
+
+static int meet(jr_map_ctx *ctx, const void *in, size_t len)
+{
+    char mine[96], other[96];
+    int i = len == 1 && *(const char *)in == '1';
+    snprintf(mine, sizeof mine, "%s/%d", meet_dir, i);
+    snprintf(other, sizeof other, "%s/%d", meet_dir, !i);
+    cr_assert_eq(jr_test_write_file(mine, "", 0), 0);
+    for (int k = 0; k < 2000; k++) {
+        if (access(other, F_OK) == 0)
+            return jr_write(ctx, "met", 3);
+        jr_test_sleep_ms(10);
+    }
+    return 1;
+}
+
+/* The last tasks of a run go one to a worker: two tasks that must run
+ * at once on two workers.  When every worker could hold three tasks, the
+ * first to ask took both and waited on itself until the deadline. */
+Test(pool, the_last_tasks_go_one_to_a_worker, .timeout = 60)
+{
+    snprintf(meet_dir, sizeof meet_dir, "/tmp/jr-test-meet.%d", getpid());
+    jr_test_rm_rf(meet_dir);
+    cr_assert_eq(mkdir(meet_dir, 0700), 0);
+    jr_opts o = {.workers = 2};
+    jr_pool *p = NULL;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    jr_blob in[2] = {{"0", 1}, {"1", 1}}, out[2];
+    int rc = jr_pool_map(p, meet, in, 2, 1, out);
+    cr_assert_eq(rc, 0, "%s", jr_pool_errmsg(p));
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert_eq(out[i].len, 3, "item %zu", i);
+        jr_free(out[i].data);
+    }
+    jr_pool_destroy(&p);
+    jr_test_rm_rf(meet_dir);
+    jr_test_assert_clean();
+}
+
 static int crash_always(jr_map_ctx *ctx, const void *in, size_t len)
 {
     (void)ctx;
