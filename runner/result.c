@@ -62,10 +62,7 @@ static int load(cursor *c)
     uint32_t klen = jr_get_u32(c->rd.p);
     if (c->rd.len - JR_REC_HDR < klen)
         return JR_EPROTO;
-    c->rec.v = jr_get_u64(c->rd.p + 4);
-    c->rec.key = c->rd.p + JR_REC_HDR;
-    c->rec.klen = klen;
-    c->rec.pfx = jr_key_prefix(c->rec.key, klen);
+    c->rec = jr_orec_of(jr_get_u64(c->rd.p + 4), c->rd.p + JR_REC_HDR, klen);
     c->rd.p += JR_REC_HDR + (size_t)klen;
     c->rd.len -= JR_REC_HDR + (size_t)klen;
     c->no++;
@@ -271,8 +268,7 @@ static int rec_at(const run *u, uint64_t off, jr_orec *rec, uint64_t *next)
     uint32_t klen = jr_get_u32(p);
     if (u->end - off - JR_REC_HDR < klen)
         return JR_EPROTO;
-    *rec = (jr_orec){jr_get_u64(p + 4), jr_key_prefix(p + JR_REC_HDR, klen),
-                     p + JR_REC_HDR, klen};
+    *rec = jr_orec_of(jr_get_u64(p + 4), p + JR_REC_HDR, klen);
     *next = off + JR_REC_HDR + klen;
     return 0;
 }

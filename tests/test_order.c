@@ -39,7 +39,8 @@ static int custom(const void *ka, size_t kalen, uint64_t va, const void *kb,
 {
     if (va != vb)
         return va < vb ? -1 : 1;
-    jr_orec a = {0, 0, ka, kalen}, b = {0, 0, kb, kblen};
+    jr_orec a = {.key = ka, .klen = (uint32_t)kalen};
+    jr_orec b = {.key = kb, .klen = (uint32_t)kblen};
     return -ref_key(&a, &b);
 }
 
@@ -74,18 +75,27 @@ Test(order, key_order_edges)
         const char *b;
         size_t blen;
     } pairs[] = {
-        {"ab", 2, "ab\0", 3},           {"", 0, "\0", 1},
-        {"abcdefgh", 8, "abcdefgh\0", 9}, {"abcdefghi", 9, "abcdefghj", 9},
-        {"abcdefgh\xff", 9, "abcdefgi", 8}, {"\xff", 1, "\x01", 1},
+        {"ab", 2, "ab\0", 3},
+        {"", 0, "\0", 1},
+        {"abcdefgh", 8, "abcdefgh\0", 9},
+        {"abcdefghi", 9, "abcdefghj", 9},
+        {"abcdefgh\xff", 9, "abcdefgi", 8},
+        {"\xff", 1, "\x01", 1},
         {"abcdefghijklmnop", 16, "abcdefghijklmnoq", 16},
         {"abcdefghijk", 11, "abcdefghij", 10},
+        /* around the second prefix (bytes 8 to 11) */
+        {"abcdefghijkl", 12, "abcdefghijkl\0", 13},
+        {"abcdefghijk", 11, "abcdefghijk\0", 12},
+        {"abcdefghijklm", 13, "abcdefghijkm", 12},
+        {"abcdefghijk\xff", 12, "abcdefghijl", 11},
+        {"abcdefghijklmnopq", 17, "abcdefghijklmnopr", 17},
     };
     jr_job job = {.order = JR_ORDER_CMP};
     for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
-        jr_orec a = {1, jr_key_prefix((const uint8_t *)pairs[i].a, pairs[i].alen),
-                     (const uint8_t *)pairs[i].a, pairs[i].alen};
-        jr_orec b = {1, jr_key_prefix((const uint8_t *)pairs[i].b, pairs[i].blen),
-                     (const uint8_t *)pairs[i].b, pairs[i].blen};
+        jr_orec a =
+            jr_orec_of(1, (const uint8_t *)pairs[i].a, (uint32_t)pairs[i].alen);
+        jr_orec b =
+            jr_orec_of(1, (const uint8_t *)pairs[i].b, (uint32_t)pairs[i].blen);
         cr_expect_eq(sign(jr_orec_cmp(&job, &a, &b)), sign(ref_key(&a, &b)),
                      "pair %zu", i);
         cr_expect_eq(sign(jr_orec_cmp(&job, &b, &a)), sign(ref_key(&b, &a)),
@@ -109,7 +119,7 @@ static jr_orec *random_recs(unsigned seed, size_t n, uint8_t **keys)
         size_t len = (size_t)rand() % 24;
         for (size_t j = 0; j < len; j++)
             k[j] = (uint8_t)"\0ab\xff"[rand() % 4];
-        r[i] = (jr_orec){(uint64_t)(rand() % 5), jr_key_prefix(k, len), k, len};
+        r[i] = jr_orec_of((uint64_t)(rand() % 5), k, (uint32_t)len);
     }
     return r;
 }
@@ -172,13 +182,54 @@ Test(order, sort_equals_qsort_on_wide_values_and_shared_prefixes)
                                  ? (uint64_t)rand() << 40 ^ (uint64_t)rand()
                              : kind == 2 ? (uint64_t)(rand() % 3) << 56
                                          : (uint64_t)(rand() % 2);
-                r[i] = (jr_orec){v, jr_key_prefix(k, len), k, len};
+                r[i] = jr_orec_of(v, k, (uint32_t)len);
             }
             check_sorted(&by_value, ref_value_desc, r, n);
             check_sorted(&by_key, ref_key_q, r, n);
             free(r);
             free(keys);
         }
+    }
+}
+
+/* The radix sort's edges: values on both sides of 255 (the last with a
+ * bucket of its own) and of every byte boundary up to UINT64_MAX; keys
+ * that tie on 8 and on 12 bytes (both prefixes) and differ after, or
+ * only in zero bytes or length; sizes around the radix cut-off. */
+Test(order, sort_equals_qsort_around_the_radix_edges)
+{
+    static const uint64_t values[] = {
+        0,         1,   2,     253,   254,        255,
+        256,       511, 65535, 65536, 1ull << 32, UINT64_MAX - 1,
+        UINT64_MAX};
+    static const size_t sizes[] = {65, 300, 4097, 120000};
+    jr_job by_key = {.order = JR_ORDER_CMP};
+    jr_job by_value = {.order = JR_ORDER_VALUE_DESC};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        size_t n = sizes[s];
+        jr_orec *r = calloc(n, sizeof *r);
+        uint8_t *keys = malloc(n * 32);
+        cr_assert(r && keys);
+        srand(77 + (unsigned)s);
+        for (size_t i = 0; i < n; i++) {
+            uint8_t *k = keys + i * 32;
+            size_t len = (size_t)rand() % 31, from = 0;
+            if (rand() % 2) { /* a shared 12-byte prefix, cut anywhere */
+                memcpy(k, "twelve bytes", 12);
+                from = len < 12 ? len : 12;
+            }
+            for (size_t j = from; j < len; j++)
+                k[j] = (uint8_t) "\0ab\xff"[rand() % 4];
+            uint64_t v =
+                values[(size_t)rand() % (sizeof values / sizeof *values)];
+            if (rand() % 4 == 0) /* a Zipf-like mass of small counts */
+                v = 1 + (uint64_t)(rand() % 2);
+            r[i] = jr_orec_of(v, k, (uint32_t)len);
+        }
+        check_sorted(&by_value, ref_value_desc, r, n);
+        check_sorted(&by_key, ref_key_q, r, n);
+        free(r);
+        free(keys);
     }
 }
 
@@ -198,7 +249,7 @@ Test(order, sort_survives_adversarial_inputs)
                          : pattern == 2 ? 7
                                         : (i < n / 2 ? i : n - i);
             memcpy(keys + 8 * i, &v, 8);
-            r[i] = (jr_orec){v, jr_key_prefix(keys + 8 * i, 8), keys + 8 * i, 8};
+            r[i] = jr_orec_of(v, keys + 8 * i, 8);
         }
         check_sorted(&job, ref_value_desc, r, n);
     }
@@ -266,7 +317,7 @@ static void run_ordered(enum jr_order order, int (*ref)(const void *, const void
             if (want[w].klen == k && memcmp(want[w].key, s, k) == 0)
                 break;
         if (w == nwant)
-            want[nwant++] = (jr_orec){0, 0, (const uint8_t *)s, k};
+            want[nwant++] = (jr_orec){.key = (const uint8_t *)s, .klen = k};
         want[w].v += (uint8_t)s[0] % 7;
         s = nl + 1;
     }

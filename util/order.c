@@ -1,13 +1,24 @@
 /*
  * order.c - jr_orec_sort() and jr_job_cmp() (see order.h).
  *
- * An introsort: quicksort on the median of three with a block partition
- * (branch-free comparisons against the pivot), insertion sort for short
- * ranges, heapsort when a range recurses too deep (adversarial keys
- * cannot make it quadratic).  The sort is written once, inlined into one
+ * The library's own orders (key bytes, value descending) are sorted by
+ * most-significant-digit radix: the value first (a bucket per value up to
+ * 254, the larger ones by their bytes), then the key's 12 prefix bytes one
+ * at a time, each pass a stable scatter into a scratch array as large as
+ * the input.  A reducer's records are 32-byte entries over tens of MB that
+ * mostly tie on the value (in a large vocabulary most words occur once or
+ * twice), and the comparison sort alone moved each record about 20 times,
+ * out of cache: 90 ms for the 1.07 M records of a 200 MiB corpus, 68 ms
+ * by radix.  Small buckets, keys whose 12-byte prefixes are equal, custom
+ * orders, and any sort whose scratch cannot be had go to an introsort:
+ * quicksort on the median of three with a block partition (branch-free
+ * comparisons against the pivot), insertion sort for short ranges,
+ * heapsort when a range recurses too deep (adversarial keys cannot make
+ * it quadratic).  The comparison sort is written once, inlined into one
  * copy per order so that the comparison is inline code and not a call.
  */
 #include "util/order.h"
+#include "util/util.h"
 
 #define SMALL 16
 
@@ -217,20 +228,177 @@ ALWAYS_INLINE void introsort(enum mode m, const jr_job *job, jr_orec *a,
     }
 }
 
+/* One copy of the comparison sort per order. */
+static void sort_by_key(jr_orec *a, size_t n)
+{
+    introsort(BY_KEY, NULL, a, n);
+}
+
+static void sort_by_value_desc(jr_orec *a, size_t n)
+{
+    introsort(BY_VALUE_DESC, NULL, a, n);
+}
+
+/*-************************************
+ *  Radix sort
+ **************************************/
+/* Buckets this small are left to the comparison sort. */
+#define RADIX_MIN 64
+
+/* Digits of the value pass, ascending in the output order: values 0 to
+ * 254 one each, descending; 255 and above share digit 0 (sorted further
+ * by their own bytes). */
+#define VALUE_PASS (-1)
+/* Digits of the value's byte at bit `level - VALUE_BYTE`, descending. */
+#define VALUE_BYTE 64
+
+ALWAYS_INLINE unsigned digit_of(const jr_orec *r, int level)
+{
+    if (level == VALUE_PASS)
+        return r->v >= 255 ? 0 : 255 - (unsigned)r->v;
+    if (level >= VALUE_BYTE)
+        return 255 - (unsigned)(r->v >> (level - VALUE_BYTE) & 0xff);
+    if (level < 8) /* key bytes */
+        return (unsigned)(r->pfx >> (56 - 8 * level) & 0xff);
+    return (unsigned)(r->pfx2 >> (24 - 8 * (level - 8)) & 0xff);
+}
+
+/* Copy src[0..n) to dst[0..n) by ascending digit of `level` (stable);
+ * start[d] becomes where digit d's bucket begins, start[256] = n.
+ * Out of place on purpose: the in-place (American flag) permutation
+ * misses the cache at nearly every move over a large array, and was no
+ * faster than the comparison sort.  Not inlined, so that the recursion
+ * (up to 20 levels) keeps only start[] in each frame.  @return 1 when
+ * every record has the same digit: nothing is copied then. */
+static __attribute__((noinline)) int scatter(const jr_orec *src, jr_orec *dst,
+                                             size_t n, int level,
+                                             size_t start[257])
+{
+    size_t count[256] = {0}, next[256];
+    for (size_t i = 0; i < n; i++)
+        count[digit_of(&src[i], level)]++;
+    size_t at = 0;
+    int one = 0;
+    for (unsigned d = 0; d < 256; d++) {
+        start[d] = next[d] = at;
+        at += count[d];
+        one |= count[d] == n;
+    }
+    start[256] = n;
+    if (one)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        dst[next[digit_of(&src[i], level)]++] = src[i];
+    return 0;
+}
+
+/* The radix sorts below take records in a[0..n) and scratch b[0..n), and
+ * leave the sorted records in b when to_b, else in a: each pass moves
+ * the records to the other array, and the last one decides where. */
+static void leave(jr_orec *a, jr_orec *b, size_t n, int to_b)
+{
+    if (to_b)
+        memcpy(b, a, n * sizeof *a);
+}
+
+/* Key order over records whose first `byte` key bytes are equal. */
+static void radix_key(jr_orec *a, jr_orec *b, size_t n, int byte, int to_b)
+{
+    size_t start[257];
+    if (n <= RADIX_MIN || byte == 12) {
+        sort_by_key(a, n); /* equal prefixes: the keys decide */
+        leave(a, b, n, to_b);
+    } else if (scatter(a, b, n, byte, start)) {
+        radix_key(a, b, n, byte + 1, to_b);
+    } else {
+        for (unsigned d = 0; d < 256; d++)
+            if (start[d + 1] > start[d])
+                radix_key(b + start[d], a + start[d], start[d + 1] - start[d],
+                          byte + 1, !to_b);
+    }
+}
+
+/* Value descending, then key order, over records whose values agree
+ * above bit shift + 8. */
+static void radix_value(jr_orec *a, jr_orec *b, size_t n, int shift, int to_b)
+{
+    size_t start[257];
+    if (n <= RADIX_MIN) {
+        sort_by_value_desc(a, n);
+        leave(a, b, n, to_b);
+        return;
+    }
+    int same = scatter(a, b, n, VALUE_BYTE + shift, start);
+    jr_orec *from = same ? a : b, *to = same ? b : a;
+    int flip = !same;
+    for (unsigned d = 0; d < 256; d++) {
+        size_t m = start[d + 1] - start[d];
+        if (m == 0)
+            continue;
+        if (shift > 0)
+            radix_value(from + start[d], to + start[d], m, shift - 8,
+                        to_b ^ flip);
+        else /* one value */
+            radix_key(from + start[d], to + start[d], m, 0, to_b ^ flip);
+    }
+}
+
+static void radix_value_desc(jr_orec *a, jr_orec *b, size_t n)
+{
+    size_t start[257];
+    int same = scatter(a, b, n, VALUE_PASS, start);
+    jr_orec *from = same ? a : b, *to = same ? b : a;
+    int to_b = !same; /* the result goes back to a */
+    /* Digit 0, values of 255 and above: from their highest byte down. */
+    uint64_t all = 0;
+    for (size_t i = 0; i < start[1]; i++)
+        all |= from[i].v;
+    int shift = 0;
+    while (shift < 56 && all >> (shift + 8))
+        shift += 8;
+    if (start[1] > 0)
+        radix_value(from, to, start[1], shift, to_b);
+    for (unsigned d = 1; d < 256; d++)
+        if (start[d + 1] > start[d])
+            radix_key(from + start[d], to + start[d], start[d + 1] - start[d],
+                      0, to_b);
+}
+
 void jr_orec_sort(const jr_job *job, jr_orec *r, size_t n)
 {
-    if (job && job->order == JR_ORDER_VALUE_DESC)
-        introsort(BY_VALUE_DESC, job, r, n);
-    else if (job && job->cmp)
+    int by_value = job && job->order == JR_ORDER_VALUE_DESC;
+    if (!by_value && job && job->cmp) {
         introsort(BY_CMP, job, r, n);
+        return;
+    }
+    /* The radix sort needs as much again; without it, compare. */
+    jr_orec *tmp = n > RADIX_MIN ? jr_big_alloc(n * sizeof *r) : NULL;
+    if (!tmp && by_value)
+        sort_by_value_desc(r, n);
+    else if (!tmp)
+        sort_by_key(r, n);
+    else if (by_value)
+        radix_value_desc(r, tmp, n);
     else
-        introsort(BY_KEY, job, r, n);
+        radix_key(r, tmp, n, 0, 0);
+    jr_big_free(tmp, n * sizeof *r);
 }
 
 JR_API int jr_job_cmp(const jr_job *job, const void *ka, size_t kalen,
                       uint64_t va, const void *kb, size_t kblen, uint64_t vb)
 {
-    jr_orec a = {va, jr_key_prefix(ka, kalen), ka, kalen};
-    jr_orec b = {vb, jr_key_prefix(kb, kblen), kb, kblen};
+    if (kalen > UINT32_MAX || kblen > UINT32_MAX) { /* no jr_orec holds it */
+        if (job && job->order != JR_ORDER_VALUE_DESC && job->cmp)
+            return job->cmp(ka, kalen, va, kb, kblen, vb);
+        if (job && job->order == JR_ORDER_VALUE_DESC && va != vb)
+            return va > vb ? -1 : 1;
+        size_t n = kalen < kblen ? kalen : kblen;
+        int c = memcmp(ka, kb, n);
+        if (c)
+            return c < 0 ? -1 : 1;
+        return (kalen > kblen) - (kalen < kblen);
+    }
+    jr_orec a = jr_orec_of(va, ka, (uint32_t)kalen);
+    jr_orec b = jr_orec_of(vb, kb, (uint32_t)kblen);
     return jr_orec_cmp(job, &a, &b);
 }

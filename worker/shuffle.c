@@ -199,8 +199,7 @@ static void merger_add(merger *m, const incoming *in, int where)
             }
         }
     }
-    m->recs[m->n++] =
-        (jr_orec){in->v, jr_key_prefix(in->key, in->klen), in->key, in->klen};
+    m->recs[m->n++] = jr_orec_of(in->v, in->key, (uint32_t)in->klen);
 }
 
 /* Records go in by batches whose slots are prefetched first: the slots
