@@ -595,6 +595,55 @@ Test(table, grows_and_keeps_every_key_of_every_length)
     jr_table_destroy(&t);
 }
 
+/* The counts per partition that the flush lays a map output out by: what
+ * a walk of the slots finds in each, through growth, long keys, adds
+ * that combine, adds that wait in the queue, and after a clear. */
+Test(table, counts_keys_and_bytes_per_partition_as_a_walk_finds_them)
+{
+    jr_table *t;
+    uint32_t nparts = 7;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    cr_assert_eq(jr_table_count_parts(t, 0), JR_EINVAL);
+    cr_assert_eq(jr_table_count_parts(t, nparts), 0);
+    cr_assert_eq(jr_table_nparts(t), nparts);
+    char key[64];
+    for (int round = 0; round < 2; round++) {
+        size_t n = round ? 1000 : 120000;
+        for (size_t i = 0; i < 2 * n; i++) {
+            size_t k = i % n; /* every key twice: the second combines */
+            int len = snprintf(key, sizeof key, "%zx%.*s", k, (int)(k % 37),
+                               "=====================================");
+            cr_assert_eq(jr_table_add_soon(t, key, (size_t)len, 1), 0);
+        }
+        cr_assert_eq(jr_table_drain(t), 0);
+        size_t keys[7] = {0}, bytes[7] = {0}, cur = 0, klen, all = 0;
+        const void *k;
+        uint64_t v, h;
+        while (jr_table_next(t, &cur, &k, &klen, &v, &h)) {
+            keys[jr_part_of(h, nparts)]++;
+            bytes[jr_part_of(h, nparts)] += klen;
+            cr_assert_eq(v, 2);
+        }
+        for (uint32_t p = 0; p < nparts; p++) {
+            size_t pk, pb;
+            jr_table_part(t, p, &pk, &pb);
+            cr_assert_eq(pk, keys[p], "round %d partition %u keys", round, p);
+            cr_assert_eq(pb, bytes[p], "round %d partition %u bytes", round, p);
+            cr_assert_gt(pk, n / nparts / 2, "partitions are even enough");
+            all += pk;
+        }
+        cr_assert_eq(all, n);
+        cr_assert_eq(jr_table_count_parts(t, 3), JR_EINVAL, "not empty");
+        jr_table_clear(t);
+        for (uint32_t p = 0; p < nparts; p++) {
+            size_t pk, pb;
+            jr_table_part(t, p, &pk, &pb);
+            cr_assert_eq(pk + pb, 0, "cleared");
+        }
+    }
+    jr_table_destroy(&t);
+}
+
 Test(table, keeps_keys_apart_when_their_hashes_collide)
 {
     jr_table *t;

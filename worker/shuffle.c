@@ -16,13 +16,6 @@
 #include "worker/table.h"
 #include "worker/worker.h"
 
-static uint32_t part_of(uint64_t hash, uint32_t nparts)
-{
-    /* The table indexes with the low bits; use the high ones here so a
-     * partition does not crowd a few buckets of the reducer's table. */
-    return (uint32_t)((hash >> 32) % nparts);
-}
-
 static uint8_t *put_rec(uint8_t *p, const void *key, size_t klen, uint64_t v)
 {
     jr_put_u32(p, (uint32_t)klen);
@@ -41,17 +34,21 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
 
     size_t hdr = 8 + 8 * ((size_t)nparts + 1);
     uint64_t *sizes = calloc(nparts, sizeof *sizes);
-    uint8_t **at = calloc(nparts, sizeof *at);
+    uint8_t **at = calloc(2 * (size_t)nparts, sizeof *at), **end = at + nparts;
     int rc = JR_ENOMEM;
     if (!sizes || !at)
         goto out;
 
-    size_t cur = 0;
-    const void *key;
-    size_t klen;
-    uint64_t v, h;
-    while (jr_table_next(t, &cur, &key, &klen, &v, &h))
-        sizes[part_of(h, nparts)] += JR_REC_HDR + klen;
+    /* The table counted its keys per partition as they came. */
+    if (jr_table_nparts(t) != nparts) {
+        rc = JR_EPROTO;
+        goto out;
+    }
+    for (uint32_t p = 0; p < nparts; p++) {
+        size_t keys, key_bytes;
+        jr_table_part(t, p, &keys, &key_bytes);
+        sizes[p] = (uint64_t)keys * JR_REC_HDR + key_bytes;
+    }
 
     jr_seg seg = {0};
     size_t total = hdr;
@@ -70,11 +67,21 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
         if (p < nparts) {
             at[p] = base + off;
             off += sizes[p];
+            end[p] = base + off;
         }
     }
-    cur = 0;
+    size_t cur = 0;
+    const void *key;
+    size_t klen;
+    uint64_t v, h;
     while (jr_table_next(t, &cur, &key, &klen, &v, &h)) {
-        uint32_t p = part_of(h, nparts);
+        uint32_t p = jr_part_of(h, nparts);
+        /* Counted to the byte, but a miscount must not write past it. */
+        if ((size_t)(end[p] - at[p]) < JR_REC_HDR + klen) {
+            jr_shm_unmap(&seg);
+            rc = JR_EPROTO;
+            goto out;
+        }
         at[p] = put_rec(at[p], key, klen, v);
     }
     jr_shm_unmap(&seg);

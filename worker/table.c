@@ -53,6 +53,11 @@ typedef struct pending {
     uint8_t bytes[QKEY_MAX]; /* longer ones */
 } pending;
 
+/* What the flush needs of one partition: its keys and their bytes. */
+typedef struct part_count {
+    size_t keys, key_bytes;
+} part_count;
+
 struct jr_table {
     ent *ents;      /* cap slots; owned */
     size_t cap;     /* a power of two */
@@ -61,6 +66,8 @@ struct jr_table {
     uint8_t *arena; /* keys longer than INLINE_MAX, end to end; owned */
     size_t alen, acap;
     size_t key_bytes;      /* bytes of every key, inline ones included */
+    uint32_t nparts;       /* 0, or the partitions counted in parts[] */
+    part_count *parts;     /* owned */
     jr_combine_fn combine; /* NULL: sum */
     uint64_t seed;         /* mixed into slot indices, per table */
     unsigned shift;        /* 64 - log2(cap) */
@@ -315,6 +322,7 @@ void jr_table_destroy(jr_table **t)
         return;
     free_ents((*t)->ents, (*t)->cap);
     free((*t)->arena);
+    free((*t)->parts);
     free(*t);
     *t = NULL;
 }
@@ -373,6 +381,11 @@ static int insert(jr_table *t, size_t i, uint64_t tag, uint64_t k0,
     e->value = v;
     t->count++;
     t->key_bytes += klen;
+    if (t->nparts) {
+        part_count *q = &t->parts[jr_part_of(tag, t->nparts)];
+        q->keys++;
+        q->key_bytes += klen;
+    }
     return 0;
 }
 
@@ -532,6 +545,31 @@ size_t jr_table_key_bytes(const jr_table *t)
     return t->key_bytes;
 }
 
+int jr_table_count_parts(jr_table *t, uint32_t nparts)
+{
+    if (nparts == 0 || t->count || t->qlen || t->nfront)
+        return JR_EINVAL;
+    part_count *q = calloc(nparts, sizeof *q);
+    if (!q)
+        return JR_ENOMEM;
+    free(t->parts);
+    t->parts = q;
+    t->nparts = nparts;
+    return 0;
+}
+
+uint32_t jr_table_nparts(const jr_table *t)
+{
+    return t->nparts;
+}
+
+void jr_table_part(const jr_table *t, uint32_t p, size_t *keys,
+                   size_t *key_bytes)
+{
+    *keys = p < t->nparts ? t->parts[p].keys : 0;
+    *key_bytes = p < t->nparts ? t->parts[p].key_bytes : 0;
+}
+
 int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
                   size_t *klen, uint64_t *v, uint64_t *h)
 {
@@ -583,4 +621,6 @@ void jr_table_clear(jr_table *t)
     t->count = 0;
     t->alen = 0;
     t->key_bytes = 0;
+    if (t->nparts)
+        memset(t->parts, 0, t->nparts * sizeof *t->parts);
 }

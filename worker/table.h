@@ -20,6 +20,13 @@ typedef struct jr_table jr_table;
  * avalanche, stable across processes and runs of one build. */
 uint64_t jr_hash(const void *key, size_t len);
 
+/* The partition of a key of hash h among nparts (the shuffle's): from
+ * the high half, which slot indices leave to chance. */
+static inline uint32_t jr_part_of(uint64_t h, uint32_t nparts)
+{
+    return (uint32_t)(((h >> 32) * (uint64_t)nparts) >> 32);
+}
+
 /* combine NULL means sum.  On success *out owns the table.
  * @return 0, JR_ENOMEM. */
 int jr_table_new(jr_table **out, jr_combine_fn combine);
@@ -47,6 +54,17 @@ int jr_table_drain(jr_table *t);
 /* Distinct keys, and bytes of keys stored (queued adds not counted). */
 size_t jr_table_count(const jr_table *t);
 size_t jr_table_key_bytes(const jr_table *t);
+
+/* Keep the same two counts per partition of jr_part_of(hash, nparts), so
+ * that the flush lays out a map output without a pass over the slots.
+ * On an empty table only.  @return 0, JR_ENOMEM, JR_EINVAL (not empty,
+ * or nparts 0). */
+int jr_table_count_parts(jr_table *t, uint32_t nparts);
+
+/* The partitions counted (0: none), and partition p's counts. */
+uint32_t jr_table_nparts(const jr_table *t);
+void jr_table_part(const jr_table *t, uint32_t p, size_t *keys,
+                   size_t *key_bytes);
 
 /* Iterate: *cursor starts at 0.  Sets the entry's key (borrowed until the
  * table changes), value and tag: the key's jr_hash() with its low 8 bits

@@ -364,7 +364,8 @@ static int on_job(worker *w, const jr_msg *m)
     w->avg_ns = 0; /* a new job: its tasks may take any time */
     atomic_store_explicit(&w->me->avg_ns, 0, memory_order_relaxed);
     jr_table_destroy(&w->ctx.table);
-    return jr_table_new(&w->ctx.table, w->job ? w->job->combine : NULL);
+    int rc = jr_table_new(&w->ctx.table, w->job ? w->job->combine : NULL);
+    return rc ? rc : jr_table_count_parts(w->ctx.table, w->nparts);
 }
 
 static int on_reduce(worker *w, const jr_msg *m, uint32_t *idx)
