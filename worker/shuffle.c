@@ -34,10 +34,11 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
 
     size_t hdr = 8 + 8 * ((size_t)nparts + 1);
     uint64_t *sizes = calloc(nparts, sizeof *sizes);
-    uint8_t **at = calloc(2 * (size_t)nparts, sizeof *at), **end = at + nparts;
+    uint8_t **at = calloc(2 * (size_t)nparts, sizeof *at), **end;
     int rc = JR_ENOMEM;
     if (!sizes || !at)
         goto out;
+    end = at + nparts;
 
     /* The table counted its keys per partition as they came. */
     if (jr_table_nparts(t) != nparts) {
