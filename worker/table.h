@@ -20,8 +20,8 @@ typedef struct jr_table jr_table;
  * avalanche, stable across processes and runs of one build. */
 uint64_t jr_hash(const void *key, size_t len);
 
-/* The partition of a key of hash h among nparts (the shuffle's): from
- * the high half, which slot indices leave to chance. */
+/* The partition of a key of hash h among nparts (the shuffle's): a
+ * multiply-shift of the hash's high half, no division per key. */
 static inline uint32_t jr_part_of(uint64_t h, uint32_t nparts)
 {
     return (uint32_t)(((h >> 32) * (uint64_t)nparts) >> 32);
