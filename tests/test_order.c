@@ -63,6 +63,14 @@ Test(order, prefix_is_big_endian_and_zero_padded)
                  0x6162636465666768ull);
     cr_assert_eq(jr_key_prefix((const uint8_t *)"ab\0", 3),
                  jr_key_prefix((const uint8_t *)"ab", 2));
+    /* The second prefix: bytes 8 to 11. */
+    cr_assert_eq(jr_key_prefix2((const uint8_t *)"abcdefgh", 8), 0);
+    cr_assert_eq(jr_key_prefix2((const uint8_t *)"abcdefghi", 9),
+                 0x69ull << 24);
+    cr_assert_eq(jr_key_prefix2((const uint8_t *)"abcdefghijk", 11),
+                 0x696a6b00u);
+    cr_assert_eq(jr_key_prefix2((const uint8_t *)"abcdefghijklmn", 14),
+                 0x696a6b6cu);
 }
 
 /* Keys that tie on their prefix and differ past it, or only in length,

@@ -30,13 +30,14 @@ typedef struct jr_orec {
     uint32_t pfx2; /* bytes 8 to 11, the same way */
 } jr_orec;
 
-/* Up to n bytes of key as a big-endian number of n bytes, zero-padded. */
+/* A key of klen < n <= 8 bytes as a big-endian number of n bytes,
+ * zero-padded. */
 static inline uint64_t jr_key_be(const uint8_t *key, size_t klen, size_t n)
 {
     uint64_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        w = w << 8 | (i < klen ? key[i] : 0);
-    return w;
+    for (size_t i = 0; i < klen; i++)
+        w = w << 8 | key[i];
+    return klen ? w << (8 * (n - klen)) : 0;
 }
 
 /* The first 8 bytes of key as a big-endian number, zero-padded: numeric
