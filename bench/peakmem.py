@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run a command and print the peak memory of its whole process tree.
 
-    peakmem.py [--interval S] [--shm-prefix P] [--stdin FILE] -- CMD [ARG...]
+    peakmem.py [--interval S] [--shm-prefix P] [--stdin FILE]
+               [--timeline FILE] -- CMD [ARG...]
 
 Every S seconds (default 0.02) the tree of the command (its children, their
 children, ...) is found through /proc and, for each process, Pss and Rss are
@@ -19,6 +20,11 @@ Prints one line on stdout:
 where maxrss_kib is the kernel's figure for the largest single process
 (what /usr/bin/time -v shows).  The command's stdout goes to /dev/null.
 Exits with the command's status (128+signal if it was killed).
+
+--timeline FILE also writes every sample there, one line each:
+  seconds since the start, the tree's Pss in KiB, /dev/shm in KiB, then
+  pid:Pss KiB of each process
+to see when the peak comes and which processes make it.
 """
 
 import argparse
@@ -115,12 +121,14 @@ def main():
     ap.add_argument("--interval", type=float, default=0.02)
     ap.add_argument("--shm-prefix", default="jobrun")
     ap.add_argument("--stdin")
+    ap.add_argument("--timeline")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
     if not cmd:
         ap.error("a command is needed")
     stdin = open(a.stdin, "rb") if a.stdin else subprocess.DEVNULL
+    timeline = open(a.timeline, "w") if a.timeline else None
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.DEVNULL)
@@ -134,17 +142,25 @@ def main():
             break
         pids = tree(proc.pid)
         pss = rss = 0
+        each = []
         for p in pids:
             a_pss, a_rss = mem_kib(p)
             pss += a_pss
             rss += a_rss
+            each.append("%d:%d" % (p, a_pss))
+        shm = shm_kib(a.shm_prefix)
         peak_pss = max(peak_pss, pss)
         peak_rss = max(peak_rss, rss)
-        peak_shm = max(peak_shm, shm_kib(a.shm_prefix))
+        peak_shm = max(peak_shm, shm)
+        if timeline:
+            timeline.write("%.3f %d %d %s\n" % (time.perf_counter() - t0, pss,
+                                                shm, " ".join(each)))
         peak_procs = max(peak_procs, len(pids))
         samples += 1
         time.sleep(a.interval)
     wall = time.perf_counter() - t0
+    if timeline:
+        timeline.close()
     proc.returncode = 0  # reaped above; keep Popen from waiting again
     if os.WIFSIGNALED(status):
         rc = 128 + os.WTERMSIG(status)
