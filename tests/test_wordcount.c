@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -592,6 +593,98 @@ Test(table, grows_and_keeps_every_key_of_every_length)
     cr_assert_eq(jr_table_key_bytes(t), 0);
     cr_assert_eq(jr_table_add(t, "again", 5, 1), 0);
     cr_assert_eq(jr_table_count(t), 1);
+    jr_table_destroy(&t);
+}
+
+/* Resident memory of this process, in bytes (/proc/self/statm). */
+static size_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, pages = 0;
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%lu %lu", &size, &pages), 2);
+    fclose(f);
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void add_numbered(jr_table *t, size_t from, size_t to)
+{
+    char key[64];
+    for (size_t i = from; i < to; i++) {
+        int len = snprintf(key, sizeof key, "%zx%.*s", i, (int)(i % 29),
+                           "+++++++++++++++++++++++++++++");
+        cr_assert_eq(jr_table_add(t, key, (size_t)len, i + 1), 0);
+    }
+}
+
+/* What the flush walks with: every entry once, the slots' memory given
+ * back behind the walk, and an empty table after, with no entry left to
+ * come back (a block not zeroed would bring its keys back). */
+Test(table, take_yields_every_entry_once_and_leaves_an_empty_table)
+{
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    cr_assert_eq(jr_table_count_parts(t, 3), 0);
+    size_t n = 400000; /* 2^20 slots of 32 bytes: 16 blocks */
+    add_numbered(t, 0, n);
+    uint8_t *seen = calloc(n, 1);
+    cr_assert_not_null(seen);
+    size_t before = resident_bytes(), least = before;
+    size_t cur = 0, klen, got = 0;
+    const void *k;
+    uint64_t v, h;
+    while (jr_table_take(t, &cur, &k, &klen, &v, &h)) {
+        char copy[64];
+        cr_assert_lt(klen, sizeof copy);
+        memcpy(copy, k, klen);
+        copy[klen] = '\0';
+        size_t i = strtoull(copy, NULL, 16);
+        cr_assert_lt(i, n);
+        cr_assert_eq(v, i + 1);
+        cr_assert_eq(seen[i], 0, "key %zx twice", i);
+        seen[i] = 1;
+        if (++got % 50000 == 0) {
+            size_t now = resident_bytes();
+            least = now < least ? now : least;
+        }
+    }
+    cr_assert_eq(got, n);
+    /* 32 MB of slots: most of it is gone before the walk ends. */
+    cr_assert_lt(least + (16u << 20), before,
+                 "resident %zu before the walk, never below %zu during it",
+                 before, least);
+    cr_assert_eq(jr_table_count(t), 0);
+    cr_assert_eq(jr_table_key_bytes(t), 0);
+    for (uint32_t p = 0; p < 3; p++) {
+        size_t pk, pb;
+        jr_table_part(t, p, &pk, &pb);
+        cr_assert_eq(pk + pb, 0);
+    }
+    cur = 0;
+    cr_assert_eq(jr_table_next(t, &cur, &k, &klen, &v, &h), 0);
+    /* Usable again: the old keys come back with their new values only. */
+    add_numbered(t, 1000, 3000);
+    cr_assert_eq(jr_table_count(t), 2000);
+    cur = 0;
+    while (jr_table_next(t, &cur, &k, &klen, &v, &h)) {
+        char copy[64];
+        memcpy(copy, k, klen);
+        copy[klen] = '\0';
+        size_t i = strtoull(copy, NULL, 16);
+        cr_assert(i >= 1000 && i < 3000 && v == i + 1, "%zx: %" PRIu64, i, v);
+    }
+    /* A walk stopped halfway, then a clear: empty too. */
+    add_numbered(t, 0, n);
+    cur = 0;
+    for (size_t i = 0; i < n / 2; i++)
+        cr_assert_eq(jr_table_take(t, &cur, &k, &klen, &v, &h), 1);
+    jr_table_clear(t);
+    cr_assert_eq(jr_table_count(t), 0);
+    cur = 0;
+    cr_assert_eq(jr_table_next(t, &cur, &k, &klen, &v, &h), 0);
+    add_numbered(t, 5, 6);
+    cr_assert_eq(jr_table_count(t), 1);
+    free(seen);
     jr_table_destroy(&t);
 }
 

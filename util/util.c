@@ -321,3 +321,20 @@ void jr_big_free(void *p, size_t bytes)
     else
         munmap(p, bytes);
 }
+
+void jr_big_zero(void *p, size_t bytes, size_t off, size_t len)
+{
+    uint8_t *b = p;
+    if (bytes >= JR_BIG_BYTES && len > 0) {
+        /* Private anonymous pages read as zeros after MADV_DONTNEED. */
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t lo = (off + page - 1) / page * page,
+               hi = (off + len) / page * page;
+        if (lo < hi && madvise(b + lo, hi - lo, MADV_DONTNEED) == 0) {
+            memset(b + off, 0, lo - off);
+            memset(b + hi, 0, off + len - hi);
+            return;
+        }
+    }
+    memset(b + off, 0, len);
+}

@@ -36,6 +36,11 @@ void jr_buf_fini(jr_buf *b);
 #define JR_BIG_BYTES ((size_t)2 << 20)
 void *jr_big_alloc(size_t bytes);
 void jr_big_free(void *p, size_t bytes);
+/* Make bytes [off, off + len) of a block of jr_big_alloc(bytes) read as
+ * zeros again, giving their whole pages back to the kernel when the block
+ * is mapped (a table written out elsewhere need not exist twice); the
+ * rest is cleared.  The range must lie in the block. */
+void jr_big_zero(void *p, size_t bytes, size_t off, size_t len);
 
 /* Little-endian loads and stores that need no alignment. */
 static inline uint32_t jr_get_u32(const uint8_t *p)

@@ -75,10 +75,11 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     const void *key;
     size_t klen;
     uint64_t v, h;
-    while (jr_table_next(t, &cur, &key, &klen, &v, &h)) {
+    while (jr_table_take(t, &cur, &key, &klen, &v, &h)) {
         uint32_t p = jr_part_of(h, nparts);
         /* Counted to the byte, but a miscount must not write past it. */
         if ((size_t)(end[p] - at[p]) < JR_REC_HDR + klen) {
+            jr_table_clear(t); /* half taken */
             jr_shm_unmap(&seg);
             rc = JR_EPROTO;
             goto out;
@@ -87,7 +88,6 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     }
     jr_shm_unmap(&seg);
     rc = jr_ctl_seg_ready(ctl, *idx);
-    jr_table_clear(t);
 out:
     free(sizes);
     free(at);

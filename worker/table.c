@@ -63,6 +63,7 @@ struct jr_table {
     size_t cap;     /* a power of two */
     size_t count;   /* slots in use */
     size_t grow_at; /* count that triggers doubling: 70% of cap */
+    size_t released; /* slots below it given back by jr_table_take() */
     uint8_t *arena; /* keys longer than INLINE_MAX, end to end; owned */
     size_t alen, acap;
     size_t key_bytes;      /* bytes of every key, inline ones included */
@@ -295,6 +296,7 @@ static void start_over(jr_table *t, ent *e)
     t->cap = FIRST_CAP;
     t->shift = 64 - 10; /* FIRST_CAP is 2^10 */
     t->grow_at = FIRST_CAP / 10 * 7;
+    t->released = 0;
 }
 
 int jr_table_new(jr_table **out, jr_combine_fn combine)
@@ -327,8 +329,24 @@ void jr_table_destroy(jr_table **t)
     *t = NULL;
 }
 
+/* Slots per block of JR_BIG_BYTES: the unit in which the slots a pass has
+ * left behind go back to the kernel. */
+#define BLOCK_SLOTS (JR_BIG_BYTES / sizeof(ent))
+
+/* Give back the slots [from, to) of t's array (whole blocks): they read
+ * as free again. */
+static void release(jr_table *t, size_t from, size_t to)
+{
+    jr_big_zero(t->ents, t->cap * sizeof(ent), from * sizeof(ent),
+                (to - from) * sizeof(ent));
+}
+
 /* Double the slots.  Entries move with their tag: no key is read or
- * hashed again. */
+ * hashed again.  A slot's index is the top bits of a product, so the
+ * entries of old slot i land near new slot 2i: the new array fills in the
+ * order the old one is read, and the old one's blocks go back to the
+ * kernel behind the pass.  Doubling 32 MB of slots then holds about the
+ * new 64 MB at most, not 96. */
 static int grow(jr_table *t)
 {
     if (t->cap > SIZE_MAX / 2)
@@ -339,12 +357,14 @@ static int grow(jr_table *t)
         return JR_ENOMEM;
     for (size_t i = 0; i < t->cap; i++) {
         const ent *e = &t->ents[i];
-        if (e->tag == 0)
-            continue;
-        size_t j = slot_at(e->tag, t->seed, t->shift - 1);
-        while (ne[j].tag != 0)
-            j = (j + 1) & mask;
-        ne[j] = *e;
+        if (e->tag != 0) {
+            size_t j = slot_at(e->tag, t->seed, t->shift - 1);
+            while (ne[j].tag != 0)
+                j = (j + 1) & mask;
+            ne[j] = *e;
+        }
+        if ((i + 1) % BLOCK_SLOTS == 0)
+            release(t, i + 1 - BLOCK_SLOTS, i + 1);
     }
     free_ents(t->ents, t->cap);
     t->ents = ne;
@@ -596,6 +616,25 @@ int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
     return 0;
 }
 
+int jr_table_take(jr_table *t, size_t *cursor, const void **key, size_t *klen,
+                  uint64_t *v, uint64_t *h)
+{
+    /* The blocks wholly behind the cursor: the caller is done with every
+     * key borrowed from them. */
+    size_t done = *cursor / BLOCK_SLOTS * BLOCK_SLOTS;
+    if (done > t->released) {
+        release(t, t->released, done);
+        t->released = done;
+    }
+    if (jr_table_next(t, cursor, key, klen, v, h))
+        return 1;
+    jr_table_clear(t);
+    free(t->arena); /* long keys: megabytes, and nothing refers to them */
+    t->arena = NULL;
+    t->acap = 0;
+    return 0;
+}
+
 int jr_table_trim(jr_table *t)
 {
     if (t->count || t->qlen || t->nfront || t->cap <= FIRST_CAP)
@@ -617,7 +656,8 @@ void jr_table_clear(jr_table *t)
     for (size_t i = 0; i < t->nfront; i++)
         t->front[t->used[i]].tag = 0;
     t->nfront = 0;
-    memset(t->ents, 0, t->cap * sizeof(ent));
+    release(t, t->released, t->cap);
+    t->released = 0;
     t->count = 0;
     t->alen = 0;
     t->key_bytes = 0;

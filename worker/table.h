@@ -74,12 +74,22 @@ void jr_table_part(const jr_table *t, uint32_t p, size_t *keys,
 int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
                   size_t *klen, uint64_t *v, uint64_t *hash);
 
+/* The same, emptying the table as it goes: the memory of the slots passed
+ * goes back to the kernel, a block at a time, so that a table written out
+ * elsewhere does not exist twice at once.  The table is empty (as after
+ * jr_table_clear) once it returns 0; stopped before that, it must be
+ * cleared before any other use.  No add may wait in the queue (drain
+ * first). */
+int jr_table_take(jr_table *t, size_t *cursor, const void **key, size_t *klen,
+                  uint64_t *v, uint64_t *hash);
+
 /* An empty table gives back its slots and arena beyond the first ones
  * (tens of MB after a large vocabulary); a table holding keys, or a small
  * one, is left as it is.  @return 0, JR_ENOMEM (the table unchanged). */
 int jr_table_trim(jr_table *t);
 
-/* Remove every entry; keeps the memory for reuse. */
+/* Remove every entry; the slots' pages go back to the kernel (the array
+ * stays, and a page comes back, zeroed, when it is next used). */
 void jr_table_clear(jr_table *t);
 
 #endif /* JR_TABLE_H */
