@@ -51,9 +51,12 @@ int jr_ctl_repair(void *arg)
     return 0;
 }
 
-int jr_ctl_seg_create(jr_ctl *ctl, uint32_t owner, size_t len, jr_seg *seg,
-                      uint32_t *idx)
+/* jr_ctl_seg_create(), sparse when fd is not NULL. */
+static int seg_create(jr_ctl *ctl, uint32_t owner, size_t len, jr_seg *seg,
+                      uint32_t *idx, int *fd)
 {
+    if (fd)
+        *fd = -1;
     int rc = jr_lock_acquire(&ctl->lock, LOCK_WAIT_MS, jr_ctl_repair, ctl,
                              NULL);
     if (rc < 0)
@@ -73,7 +76,8 @@ int jr_ctl_seg_create(jr_ctl *ctl, uint32_t owner, size_t len, jr_seg *seg,
     char name[JR_SHM_NAME_MAX];
     rc = jr_ctl_seg_name(ctl, i, name, sizeof name);
     if (rc == 0)
-        rc = jr_shm_create(seg, name, len ? len : 1);
+        rc = fd ? jr_shm_create_sparse(seg, name, len ? len : 1, fd)
+                : jr_shm_create(seg, name, len ? len : 1);
     if (rc < 0) {
         if (jr_lock_acquire(&ctl->lock, LOCK_WAIT_MS, jr_ctl_repair, ctl,
                             NULL) == 0) {
@@ -84,6 +88,18 @@ int jr_ctl_seg_create(jr_ctl *ctl, uint32_t owner, size_t len, jr_seg *seg,
     }
     *idx = i;
     return 0;
+}
+
+int jr_ctl_seg_create(jr_ctl *ctl, uint32_t owner, size_t len, jr_seg *seg,
+                      uint32_t *idx)
+{
+    return seg_create(ctl, owner, len, seg, idx, NULL);
+}
+
+int jr_ctl_seg_create_sparse(jr_ctl *ctl, uint32_t owner, size_t len,
+                             jr_seg *seg, uint32_t *idx, int *fd)
+{
+    return seg_create(ctl, owner, len, seg, idx, fd);
 }
 
 int jr_ctl_seg_ready(jr_ctl *ctl, uint32_t idx)

@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/order.h"
 #include "worker/fault.h"
@@ -24,6 +25,32 @@ static uint8_t *put_rec(uint8_t *p, const void *key, size_t klen, uint64_t v)
     return p + JR_REC_HDR + klen;
 }
 
+/* Shared memory for the flush is reserved this far ahead of a
+ * partition's writing (the last reservation of a partition stops at its
+ * end). */
+#define RESERVE_AHEAD ((size_t)1 << 20)
+
+/* Room for `need` more bytes at *at, reserved in RESERVE_AHEAD steps up to
+ * end; *res is where the partition's reservation ends. */
+static int make_room(const jr_seg *seg, int fd, uint8_t *at, uint8_t *end,
+                     uint8_t **res, size_t need)
+{
+    /* Counted to the byte, but a miscount must not write past it. */
+    if ((size_t)(end - at) < need)
+        return JR_EPROTO;
+    size_t have = (size_t)(*res - at), left = (size_t)(end - *res);
+    if (have >= need)
+        return 0;
+    size_t more = need - have > RESERVE_AHEAD ? need - have : RESERVE_AHEAD;
+    if (more > left)
+        more = left;
+    uint8_t *base = seg->base;
+    int rc = jr_shm_reserve(seg, fd, (size_t)(*res - base), more);
+    if (rc == 0)
+        *res += more;
+    return rc;
+}
+
 int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
                      uint32_t nparts, uint32_t *idx)
 {
@@ -34,11 +61,12 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
 
     size_t hdr = 8 + 8 * ((size_t)nparts + 1);
     uint64_t *sizes = calloc(nparts, sizeof *sizes);
-    uint8_t **at = calloc(2 * (size_t)nparts, sizeof *at), **end;
-    int rc = JR_ENOMEM;
+    uint8_t **at = calloc(3 * (size_t)nparts, sizeof *at), **end, **res;
+    int fd = -1, rc = JR_ENOMEM;
     if (!sizes || !at)
         goto out;
     end = at + nparts;
+    res = end + nparts;
 
     /* The table counted its keys per partition as they came. */
     if (jr_table_nparts(t) != nparts) {
@@ -51,13 +79,21 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
         sizes[p] = (uint64_t)keys * JR_REC_HDR + key_bytes;
     }
 
+    /* Sparse, reserved as the partitions fill, while the table gives its
+     * slots back behind the walk: the table and its copy in shared memory
+     * (tens of MB each for a large vocabulary) never exist whole at once. */
     jr_seg seg = {0};
     size_t total = hdr;
     for (uint32_t p = 0; p < nparts; p++)
         total += sizes[p];
-    rc = jr_ctl_seg_create(ctl, slot, total, &seg, idx);
+    rc = jr_ctl_seg_create_sparse(ctl, slot, total, &seg, idx, &fd);
     if (rc < 0)
         goto out;
+    rc = jr_shm_reserve(&seg, fd, 0, hdr);
+    if (rc < 0) {
+        jr_shm_unmap(&seg);
+        goto out;
+    }
 
     uint8_t *base = seg.base;
     jr_put_u32(base, JR_MAPOUT_MAGIC);
@@ -66,7 +102,7 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     for (uint32_t p = 0; p <= nparts; p++) {
         jr_put_u64(base + 8 + 8 * (size_t)p, off);
         if (p < nparts) {
-            at[p] = base + off;
+            at[p] = res[p] = base + off;
             off += sizes[p];
             end[p] = base + off;
         }
@@ -77,11 +113,12 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     uint64_t v, h;
     while (jr_table_take(t, &cur, &key, &klen, &v, &h)) {
         uint32_t p = jr_part_of(h, nparts);
-        /* Counted to the byte, but a miscount must not write past it. */
-        if ((size_t)(end[p] - at[p]) < JR_REC_HDR + klen) {
-            jr_table_clear(t); /* half taken */
+        rc = make_room(&seg, fd, at[p], end[p], &res[p], JR_REC_HDR + klen);
+        if (rc < 0) {
+            /* Half taken: the table is lost, and so is the run (a failed
+             * flush ends it, see run.c). */
+            jr_table_clear(t);
             jr_shm_unmap(&seg);
-            rc = JR_EPROTO;
             goto out;
         }
         at[p] = put_rec(at[p], key, klen, v);
@@ -89,6 +126,8 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     jr_shm_unmap(&seg);
     rc = jr_ctl_seg_ready(ctl, *idx);
 out:
+    if (fd >= 0)
+        close(fd);
     free(sizes);
     free(at);
     return rc;
