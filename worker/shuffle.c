@@ -205,10 +205,18 @@ static int merger_init(merger *m, size_t max, int combining,
     return 0;
 }
 
+/* The index, once every record is in: its memory goes to the sort. */
+static void merger_drop_index(merger *m)
+{
+    jr_big_free(m->slots, m->nslots * sizeof *m->slots);
+    m->slots = NULL;
+    m->nslots = 0;
+}
+
 static void merger_fini(merger *m)
 {
     jr_big_free(m->recs, m->max * sizeof *m->recs);
-    jr_big_free(m->slots, m->nslots * sizeof *m->slots);
+    merger_drop_index(m);
 }
 
 /* A record read from a partition, its slot computed and prefetched. */
@@ -288,7 +296,7 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     jr_rd *parts = calloc(nsegs ? nsegs : 1, sizeof *parts);
     merger m = {0};
     int rc = maps && parts ? 0 : JR_ENOMEM;
-    size_t total = 0, nonempty = 0, bytes = JR_RUN_HDR;
+    size_t total = 0, nonempty = 0;
     for (uint32_t i = 0; i < nsegs && rc == 0; i++) {
         char name[JR_SHM_NAME_MAX];
         rc = jr_ctl_seg_name(ctl, segs[i], name, sizeof name);
@@ -300,7 +308,6 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
         if (rc == 0)
             rc = count_recs(parts[i], &total);
         nonempty += total > before;
-        bytes += parts[i].len;
     }
     if (rc < 0 || total == 0)
         goto out;
@@ -322,16 +329,18 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
         if (parts[i].len > 0)
             merge_part(&m, parts[i],
                        (i == first ? FIRST : 0) | (i == last ? LAST : 0));
+    merger_drop_index(&m);
     jr_orec_sort(job, m.recs, m.n);
 
-    /* Combined records take less than their parts did, so the index fits
-     * in room for one entry per JR_RUN_STRIDE parts. */
-    bytes += 8 * ((total + JR_RUN_STRIDE - 1) / JR_RUN_STRIDE);
+    /* Sized to the byte: a run is written whole, and populated at once. */
     uint64_t end = JR_RUN_HDR;
     for (size_t i = 0; i < m.n; i++)
         end += JR_REC_HDR + m.recs[i].klen;
+    uint64_t bytes = end + 8 * ((m.n + JR_RUN_STRIDE - 1) / JR_RUN_STRIDE);
     jr_seg run = {0};
-    rc = jr_ctl_seg_create(ctl, slot, bytes, &run, idx);
+    rc = bytes > SIZE_MAX
+             ? JR_ENOMEM
+             : jr_ctl_seg_create(ctl, slot, (size_t)bytes, &run, idx);
     if (rc < 0)
         goto out;
     uint8_t *base = run.base, *p = base + JR_RUN_HDR, *index = base + end;
