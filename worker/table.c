@@ -1,13 +1,16 @@
 /*
  * table.c - the worker's combining table (see table.h) and jr_hash().
  *
- * Open addressing with linear probing over a power-of-two array of 32-byte
- * entries, two to a cache line, kept at most 70% full.  An entry holds a
- * tag (the key's hash with its low byte replaced by a length code), the
- * value and either the key itself (16 bytes or fewer: nearly every word)
- * or the key's offset and length in an arena where longer keys lie end to
- * end.  A probe for a short key is three register compares on one cache
- * line; only a long key's probe that matches the tag reads the arena.
+ * Open addressing with linear probing over an array of 32-byte entries,
+ * two to a cache line, kept at most 70% full.  It doubles up to FINE_CAP
+ * slots, then grows by steps of 1.5 and 4/3 (2^k, 3 x 2^(k-1), 2^(k+1)
+ * slots), so that a large vocabulary wastes less than doubling would.
+ * An entry holds a tag (the key's hash with its low byte replaced by a
+ * length code), the value and either the key itself (16 bytes or fewer:
+ * nearly every word) or the key's offset and length in an arena where
+ * longer keys lie end to end.  A probe for a short key is three register
+ * compares on one cache line; only a long key's probe that matches the
+ * tag reads the arena.
  * This is the hot path of wordcount: one lookup per word of the input, so
  * lookups also wait in a short queue with their slots prefetched
  * (jr_table_add_soon), keeping many cache misses in flight at once.
@@ -20,6 +23,10 @@
 
 #define INLINE_MAX 16
 #define FIRST_CAP 1024
+/* From this many slots (32 MB) the table grows by the finer steps: a
+ * table of a million words grew from 32 to 64 MB; now to 48 MB.  Below,
+ * doubling: fewer moves and page faults, and little memory at stake. */
+#define FINE_CAP ((size_t)1 << 20)
 /* The low byte of a tag: klen + 1 for an inline key, LONG_CODE for an
  * arena key.  A used entry's tag is never 0: 0 marks a free slot, so
  * fresh zeroed memory is an empty table. */
@@ -60,9 +67,9 @@ typedef struct part_count {
 
 struct jr_table {
     ent *ents;      /* cap slots; owned */
-    size_t cap;     /* a power of two */
+    size_t cap;     /* 2^k or 3 x 2^(k-1) slots */
     size_t count;   /* slots in use */
-    size_t grow_at; /* count that triggers doubling: 70% of cap */
+    size_t grow_at; /* count that triggers growth: 70% of cap */
     size_t released; /* slots below it given back by jr_table_take() */
     uint8_t *arena; /* keys longer than INLINE_MAX, end to end; owned */
     size_t alen, acap;
@@ -71,28 +78,12 @@ struct jr_table {
     part_count *parts;     /* owned */
     jr_combine_fn combine; /* NULL: sum */
     uint64_t seed;         /* mixed into slot indices, per table */
-    unsigned shift;        /* 64 - log2(cap) */
     unsigned qhead, qlen;  /* the queue: q[qhead], then qlen - 1 more */
     pending q[QDEPTH];
     size_t nfront;            /* front slots in use, listed in used[] */
     uint16_t used[FRONT];
     ent front[FRONT];         /* tag 0: free; never a long key */
 };
-
-/* Where tag t starts probing.  Every table mixes in a seed of its own:
- * a reducer fills its table in the order another table's slots yield
- * keys, and with one shared index function that order would pile them
- * into long runs of linear probing (Rust's HashMap had this bug). */
-static inline size_t slot_at(uint64_t t, uint64_t seed, unsigned shift)
-{
-    /* The high bits of the product depend on every bit of t. */
-    return (size_t)(((t ^ seed) * 0x9e3779b97f4a7c15ull) >> shift);
-}
-
-static inline size_t slot_of(const jr_table *t, uint64_t tag)
-{
-    return slot_at(tag, t->seed, t->shift);
-}
 
 static inline uint64_t tag_of(uint64_t hash, size_t klen)
 {
@@ -128,6 +119,30 @@ static inline void mul128(uint64_t a, uint64_t b, uint64_t *lo, uint64_t *hi)
     *lo = (mid << 32) | (uint32_t)ll;
     *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
 #endif
+}
+
+/* Where tag t starts probing among cap slots: the high half of a
+ * product, so any cap will do, and the index grows with the mixed tag
+ * (grow() relies on it).  Every table mixes in a seed of its own: a
+ * reducer fills its table in the order another table's slots yield keys,
+ * and with one shared index function that order would pile them into
+ * long runs of linear probing (Rust's HashMap had this bug). */
+static inline size_t slot_at(uint64_t t, uint64_t seed, size_t cap)
+{
+    uint64_t lo, hi;
+    mul128((t ^ seed) * 0x9e3779b97f4a7c15ull, cap, &lo, &hi);
+    return (size_t)hi;
+}
+
+static inline size_t slot_of(const jr_table *t, uint64_t tag)
+{
+    return slot_at(tag, t->seed, t->cap);
+}
+
+/* The slot after i, wrapping at the end. */
+static inline size_t next_slot(size_t i, size_t cap)
+{
+    return i + 1 == cap ? 0 : i + 1;
 }
 
 static inline uint64_t mum(uint64_t a, uint64_t b)
@@ -294,7 +309,6 @@ static void start_over(jr_table *t, ent *e)
 {
     t->ents = e;
     t->cap = FIRST_CAP;
-    t->shift = 64 - 10; /* FIRST_CAP is 2^10 */
     t->grow_at = FIRST_CAP / 10 * 7;
     t->released = 0;
 }
@@ -341,26 +355,30 @@ static void release(jr_table *t, size_t from, size_t to)
                 (to - from) * sizeof(ent));
 }
 
-/* Double the slots.  Entries move with their tag: no key is read or
- * hashed again.  A slot's index is the top bits of a product, so the
- * entries of old slot i land near new slot 2i: the new array fills in the
- * order the old one is read, and the old one's blocks go back to the
- * kernel behind the pass.  Doubling 32 MB of slots then holds about the
- * new 64 MB at most, not 96. */
+/* Grow by a step: below FINE_CAP double; above, 2^k slots go to
+ * 3 x 2^(k-1) and those to 2^(k+1).  Entries move with their tag: no key
+ * is read or hashed again.  A slot's index is the high half of a product
+ * by cap, so the entries of old slot i land near new slot
+ * i x cap / old cap: the new array fills in the order the old one is
+ * read, and the old one's blocks go back to the kernel behind the pass.
+ * A growth then holds about the new array, not old and new together. */
 static int grow(jr_table *t)
 {
-    if (t->cap > SIZE_MAX / 2)
+    size_t old = t->cap;
+    if (old > SIZE_MAX / 2 / sizeof(ent))
         return JR_ENOMEM;
-    size_t cap = t->cap * 2, mask = cap - 1;
+    size_t cap = old < FINE_CAP           ? old * 2
+                 : (old & (old - 1)) == 0 ? old + old / 2
+                                          : old + old / 3;
     ent *ne = alloc_ents(cap);
     if (!ne)
         return JR_ENOMEM;
     for (size_t i = 0; i < t->cap; i++) {
         const ent *e = &t->ents[i];
         if (e->tag != 0) {
-            size_t j = slot_at(e->tag, t->seed, t->shift - 1);
+            size_t j = slot_at(e->tag, t->seed, cap);
             while (ne[j].tag != 0)
-                j = (j + 1) & mask;
+                j = next_slot(j, cap);
             ne[j] = *e;
         }
         if ((i + 1) % BLOCK_SLOTS == 0)
@@ -369,7 +387,6 @@ static int grow(jr_table *t)
     free_ents(t->ents, t->cap);
     t->ents = ne;
     t->cap = cap;
-    t->shift--;
     t->grow_at = cap / 10 * 7;
     return 0;
 }
@@ -383,10 +400,9 @@ static int insert(jr_table *t, size_t i, uint64_t tag, uint64_t k0,
         int rc = grow(t);
         if (rc < 0)
             return rc;
-        size_t mask = t->cap - 1;
         i = slot_of(t, tag);
         while (t->ents[i].tag != 0)
-            i = (i + 1) & mask;
+            i = next_slot(i, t->cap);
     }
     ent *e = &t->ents[i];
     if (klen > INLINE_MAX) {
@@ -419,7 +435,7 @@ static int insert(jr_table *t, size_t i, uint64_t tag, uint64_t k0,
 static inline int add_inline(jr_table *t, uint64_t tag, uint64_t k0,
                              uint64_t k1, size_t klen, uint64_t v)
 {
-    size_t mask = t->cap - 1, i = slot_of(t, tag);
+    size_t cap = t->cap, i = slot_of(t, tag);
     for (;;) {
         ent *e = &t->ents[i];
         if ((e->tag == tag) & (e->k0 == k0) & (e->k1 == k1)) {
@@ -428,14 +444,14 @@ static inline int add_inline(jr_table *t, uint64_t tag, uint64_t k0,
         }
         if (e->tag == 0)
             return insert(t, i, tag, k0, k1, NULL, klen, v);
-        i = (i + 1) & mask;
+        i = next_slot(i, cap);
     }
 }
 
 static int add_long(jr_table *t, uint64_t tag, const void *key, size_t klen,
                     uint64_t v)
 {
-    size_t mask = t->cap - 1, i = slot_of(t, tag);
+    size_t cap = t->cap, i = slot_of(t, tag);
     for (;;) {
         ent *e = &t->ents[i];
         if (e->tag == tag && e->k1 == klen &&
@@ -445,7 +461,7 @@ static int add_long(jr_table *t, uint64_t tag, const void *key, size_t klen,
         }
         if (e->tag == 0)
             return insert(t, i, tag, 0, 0, key, klen, v);
-        i = (i + 1) & mask;
+        i = next_slot(i, cap);
     }
 }
 
