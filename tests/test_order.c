@@ -73,6 +73,27 @@ Test(order, prefix_is_big_endian_and_zero_padded)
                  0x696a6b6cu);
 }
 
+/* The run writer takes a short key's bytes from its record's prefixes:
+ * every length to 12, zero bytes and high bytes anywhere. */
+Test(order, a_short_key_comes_back_whole_from_its_prefixes)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int round = 0; round < 2000; round++) {
+        uint8_t key[12], got[12];
+        uint32_t klen = (uint32_t)(round % 13);
+        for (uint32_t i = 0; i < klen; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* a third of the bytes 0 or 0xff, the rest anything */
+            key[i] = x % 3 == 0 ? 0 : x % 3 == 1 ? 0xff : (uint8_t)(x >> 40);
+        }
+        jr_orec r = jr_orec_of(7, key, klen);
+        memset(got, 0xaa, sizeof got);
+        jr_orec_short_key(&r, got);
+        cr_assert_eq(memcmp(got, key, klen), 0, "round %d, %u bytes", round,
+                     klen);
+    }
+}
+
 /* Keys that tie on their prefix and differ past it, or only in length,
  * or in zero bytes the padding could hide. */
 Test(order, key_order_edges)

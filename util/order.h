@@ -76,6 +76,21 @@ static inline jr_orec jr_orec_of(uint64_t v, const uint8_t *key, uint32_t klen)
                      jr_key_prefix2(key, klen)};
 }
 
+/* The bytes of a key of 12 bytes or fewer, from its prefixes alone (the
+ * key itself may lie in memory not worth touching again): r->klen of
+ * them, at out. */
+static inline void jr_orec_short_key(const jr_orec *r, uint8_t out[12])
+{
+    uint64_t a = r->pfx;
+    uint32_t b = r->pfx2;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    a = __builtin_bswap64(a);
+    b = __builtin_bswap32(b);
+#endif
+    memcpy(out, &a, 8);
+    memcpy(out + 8, &b, 4);
+}
+
 /* Key bytes ascending, a proper prefix first (memcmp order).  Equal
  * prefixes mean equal first min(12, klen) bytes: the zero padding of the
  * shorter key stands where the longer has its own bytes only when those

@@ -357,14 +357,19 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     jr_put_u64(base + 16, end);
     jr_put_u64(base + 24, end);
     for (size_t i = 0; i < m.n; i++) {
-        /* Sorted records point all over the map outputs. */
-        if (i + 8 < m.n)
+        /* Sorted records point all over the map outputs; a key of 12
+         * bytes or fewer (nearly every word) is in its record already. */
+        if (i + 8 < m.n && m.recs[i + 8].klen > 12)
             __builtin_prefetch(m.recs[i + 8].key);
         if (i % JR_RUN_STRIDE == 0) {
             jr_put_u64(index, (uint64_t)(p - base));
             index += 8;
         }
-        p = put_rec(p, m.recs[i].key, m.recs[i].klen, m.recs[i].v);
+        const jr_orec *r = &m.recs[i];
+        uint8_t k[12];
+        if (r->klen <= 12)
+            jr_orec_short_key(r, k);
+        p = put_rec(p, r->klen <= 12 ? k : r->key, r->klen, r->v);
     }
 #ifdef JR_FAULT
     if (JR_FAULT_MATCH("corrupt", "index", part, 0)) { /* backwards */
