@@ -326,7 +326,8 @@ void jr_big_zero(void *p, size_t bytes, size_t off, size_t len)
 {
     uint8_t *b = p;
     if (bytes >= JR_BIG_BYTES && len > 0) {
-        /* Private anonymous pages read as zeros after MADV_DONTNEED. */
+        /* Linux's MADV_DONTNEED: private anonymous pages read as zeros
+         * after it (POSIX leaves that open; jobrun needs Linux anyway). */
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         size_t lo = (off + page - 1) / page * page,
                hi = (off + len) / page * page;
