@@ -386,20 +386,29 @@ static inline int jr_test_descendants(pid_t root, pid_t *out, int cap)
     return n;
 }
 
-/* Peak resident size (VmHWM) of a live process in KiB, or -1. */
-static inline long jr_test_vm_hwm_kb(pid_t pid)
+/* A "Name: N kB" field of a live process's /proc/PID/status (VmHWM,
+ * VmRSS, ...), in KiB, or -1. */
+static inline long jr_test_status_kb(pid_t pid, const char *name)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "re");
     long kb = -1;
+    size_t n = strlen(name);
     if (!f)
         return -1;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+        if (strncmp(line, name, n) == 0 && line[n] == ':' &&
+            sscanf(line + n + 1, " %ld kB", &kb) == 1)
             break;
     fclose(f);
     return kb;
+}
+
+/* Peak resident size (VmHWM) of a live process in KiB, or -1. */
+static inline long jr_test_vm_hwm_kb(pid_t pid)
+{
+    return jr_test_status_kb(pid, "VmHWM");
 }
 
 /* Entries of dir whose name starts with prefix ("" for all). */

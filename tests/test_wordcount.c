@@ -18,6 +18,8 @@
 #include "jobs/wordcount/wordcount.h"
 #include "worker/table.h"
 
+#include "helpers.h"
+
 /*-************************************
  *  Helpers
  **************************************/
@@ -556,6 +558,17 @@ Test(table, combines_with_the_given_function)
     jr_table_destroy(&t);
 }
 
+/* The number a test key starts with, in hex: up to its first byte that is
+ * not a hex digit. */
+static size_t key_number(const void *k, size_t klen)
+{
+    char copy[64];
+    cr_assert_lt(klen, sizeof copy);
+    memcpy(copy, k, klen);
+    copy[klen] = '\0';
+    return strtoull(copy, NULL, 16);
+}
+
 Test(table, grows_and_keeps_every_key_of_every_length)
 {
     jr_table *t;
@@ -579,10 +592,7 @@ Test(table, grows_and_keeps_every_key_of_every_length)
     const void *k;
     uint64_t v, h;
     while (jr_table_next(t, &cur, &k, &klen, &v, &h)) {
-        char copy[64];
-        memcpy(copy, k, klen);
-        copy[klen] = '\0';
-        size_t i = strtoull(copy, NULL, 16); /* stops at the first '-' */
+        size_t i = key_number(k, klen); /* the '-' are padding */
         cr_assert_eq(v, 2 * i);
         cr_assert_eq(h >> 8, jr_hash(k, klen) >> 8);
         seen++;
@@ -596,15 +606,12 @@ Test(table, grows_and_keeps_every_key_of_every_length)
     jr_table_destroy(&t);
 }
 
-/* Resident memory of this process, in bytes (/proc/self/statm). */
+/* Resident memory of this process, in bytes. */
 static size_t resident_bytes(void)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, pages = 0;
-    cr_assert_not_null(f);
-    cr_assert_eq(fscanf(f, "%lu %lu", &size, &pages), 2);
-    fclose(f);
-    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+    long kb = jr_test_status_kb(getpid(), "VmRSS");
+    cr_assert_geq(kb, 0);
+    return (size_t)kb * 1024;
 }
 
 static void add_numbered(jr_table *t, size_t from, size_t to)
@@ -636,11 +643,7 @@ Test(table, take_yields_every_entry_once_and_leaves_an_empty_table)
     const void *k;
     uint64_t v, h;
     while (jr_table_take(t, &cur, &k, &klen, &v, &h)) {
-        char copy[64];
-        cr_assert_lt(klen, sizeof copy);
-        memcpy(copy, k, klen);
-        copy[klen] = '\0';
-        size_t i = strtoull(copy, NULL, 16);
+        size_t i = key_number(k, klen);
         cr_assert_lt(i, n);
         cr_assert_eq(v, i + 1);
         cr_assert_eq(seen[i], 0, "key %zx twice", i);
@@ -669,10 +672,7 @@ Test(table, take_yields_every_entry_once_and_leaves_an_empty_table)
     cr_assert_eq(jr_table_count(t), 2000);
     cur = 0;
     while (jr_table_next(t, &cur, &k, &klen, &v, &h)) {
-        char copy[64];
-        memcpy(copy, k, klen);
-        copy[klen] = '\0';
-        size_t i = strtoull(copy, NULL, 16);
+        size_t i = key_number(k, klen);
         cr_assert(i >= 1000 && i < 3000 && v == i + 1, "%zx: %" PRIu64, i, v);
     }
     /* A walk stopped halfway, then a clear: empty too. */
