@@ -123,10 +123,11 @@ static inline void mul128(uint64_t a, uint64_t b, uint64_t *lo, uint64_t *hi)
 
 /* Where tag t starts probing among cap slots: the high half of a
  * product, so any cap will do, and the index grows with the mixed tag
- * (grow() relies on it).  Every table mixes in a seed of its own: a
- * reducer fills its table in the order another table's slots yield keys,
- * and with one shared index function that order would pile them into
- * long runs of linear probing (Rust's HashMap had this bug). */
+ * (grow() relies on it).  Every table mixes in a seed of its own: a table
+ * filled in the order another table's slots yield keys (as reducers once
+ * did; the merge index in shuffle.c seeds itself for the same reason)
+ * would, with one shared index function, pile them into long runs of
+ * linear probing (Rust's HashMap had this bug). */
 static inline size_t slot_at(uint64_t t, uint64_t seed, size_t cap)
 {
     uint64_t lo, hi;
