@@ -81,6 +81,17 @@ static int fatal(jr_run *r, int code)
 
 /* ---- messages to workers ------------------------------------------------ */
 
+/* The bytes of files a worker can expect to map in this run (0: not
+ * known, as for streams): its table sizes itself from it. */
+static uint64_t bytes_per_worker(const jr_run *r)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < r->nsrcs; i++)
+        if (r->srcs[i].kind == JR_SRC_FILE)
+            bytes += r->srcs[i].size;
+    return bytes / r->p->nworkers;
+}
+
 static int send_job(jr_run *r, unsigned i)
 {
     jr_pool *p = r->p;
@@ -91,6 +102,7 @@ static int send_job(jr_run *r, unsigned i)
     rc = rc ? rc : jr_buf_put_u32(&b, p->nworkers);
     rc = rc ? rc : jr_buf_put_u32(&b, r->ordered ? JR_JOBF_ORDERED : 0);
     rc = rc ? rc : jr_buf_put_u64(&b, p->slots.base ? p->opts.slot_size : 0);
+    rc = rc ? rc : jr_buf_put_u64(&b, bytes_per_worker(r));
     rc = rc ? rc : jr_buf_put_u32(&b, (uint32_t)strlen(slots));
     rc = rc ? rc : jr_buf_append(&b, slots, strlen(slots));
     if (rc == 0 && r->ro && r->ro->params_len)

@@ -711,6 +711,74 @@ Test(table, a_million_keys_take_48_mb_of_slots_not_64)
     jr_table_destroy(&t);
 }
 
+/* A table told how many keys to expect moves to that size at once (keys
+ * intact), never past 2^20 slots; foreseen from the bytes done, the keys
+ * so far grow by the square root of the bytes still to come, then by the
+ * power measured between two calls. */
+Test(table, makes_room_for_the_keys_it_expects_at_once_up_to_2_20_slots)
+{
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    cr_assert_eq(jr_table_slots(t), 1024);
+    char key[32];
+    for (int i = 0; i < 100; i++) {
+        int len = snprintf(key, sizeof key, "k%d", i);
+        cr_assert_eq(jr_table_add(t, key, (size_t)len, (uint64_t)i + 1), 0);
+    }
+    cr_assert_eq(jr_table_expect(t, 714), 0); /* 70% of 1,024 */
+    cr_assert_eq(jr_table_slots(t), 1024);
+    cr_assert_eq(jr_table_expect(t, 715), 0);
+    cr_assert_eq(jr_table_slots(t), 2048);
+    cr_assert_eq(jr_table_expect(t, 500000), 0);
+    cr_assert_eq(jr_table_slots(t), (size_t)1 << 20);
+    cr_assert_eq(jr_table_expect(t, 50000000), 0);
+    cr_assert_eq(jr_table_slots(t), (size_t)1 << 20);
+    for (int i = 0; i < 100; i++) { /* found where they moved: no new key */
+        int len = snprintf(key, sizeof key, "k%d", i);
+        cr_assert_eq(jr_table_add(t, key, (size_t)len, 1000), 0);
+    }
+    cr_assert_eq(jr_table_count(t), 100);
+    size_t cur = 0, klen;
+    const void *k;
+    uint64_t v, h, sum = 0;
+    while (jr_table_next(t, &cur, &k, &klen, &v, &h))
+        sum += v;
+    cr_assert_eq(sum, 5050 + 100 * 1000);
+    jr_table_destroy(&t);
+
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    for (int i = 0; i < 1000; i++) {
+        int len = snprintf(key, sizeof key, "f%d", i);
+        cr_assert_eq(jr_table_add(t, key, (size_t)len, 1), 0);
+    }
+    cr_assert_eq(jr_table_foresee(t, 0, 100u << 20), 0);
+    cr_assert_eq(jr_table_foresee(t, 100u << 20, 100u << 20), 0);
+    cr_assert_eq(jr_table_slots(t), 2048);
+    /* 1,000 keys in 1 MB of 100: 10,000 to come, 16,384 slots. */
+    cr_assert_eq(jr_table_foresee(t, 1u << 20, 100u << 20), 0);
+    cr_assert_eq(jr_table_slots(t), 16384);
+    for (int i = 1000; i < 4000; i++) {
+        int len = snprintf(key, sizeof key, "f%d", i);
+        cr_assert_eq(jr_table_add(t, key, (size_t)len, 1), 0);
+    }
+    /* Four times the keys in four times the bytes: they grow as the bytes
+     * do, 100,000 in 100 MB, 262,144 slots. */
+    cr_assert_eq(jr_table_foresee(t, 4u << 20, 100u << 20), 0);
+    cr_assert_eq(jr_table_slots(t), 262144);
+    cr_assert_eq(jr_table_count(t), 4000);
+    jr_table_destroy(&t);
+
+    /* Keys that do not grow with the bytes (one per file) foresee few. */
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    for (int i = 0; i < 10; i++) {
+        int len = snprintf(key, sizeof key, "file%d", i);
+        cr_assert_eq(jr_table_add(t, key, (size_t)len, 1), 0);
+    }
+    cr_assert_eq(jr_table_foresee(t, 1u << 20, (uint64_t)1 << 30), 0);
+    cr_assert_eq(jr_table_slots(t), 1024);
+    jr_table_destroy(&t);
+}
+
 /* The counts per partition that the flush lays a map output out by: what
  * a walk of the slots finds in each, through growth, long keys, adds
  * that combine, adds that wait in the queue, and after a clear. */

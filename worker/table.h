@@ -51,6 +51,24 @@ int jr_table_add_soon(jr_table *t, const void *key, size_t klen, uint64_t v);
 /* Do every queued add.  @return 0, JR_ENOMEM. */
 int jr_table_drain(jr_table *t);
 
+/* Make room for `keys` keys at once, where the table would otherwise
+ * double its way there (each step moves every entry and takes fresh
+ * memory), but never beyond the size from which it grows by finer steps
+ * (2^20 slots, 32 MiB): a guess too high costs at most that.
+ * @return 0, JR_ENOMEM (the table unchanged). */
+int jr_table_expect(jr_table *t, size_t keys);
+
+/* The same for the keys that `total` bytes of input will bring, foreseen
+ * from those that the first `done` bytes brought: the worker calls it
+ * after each task, with the bytes the master expects it to map.  Text's
+ * vocabulary grows as a power of its length, between the square root and
+ * the length itself; the power is measured from the first call on.
+ * @return 0, JR_ENOMEM (the table unchanged). */
+int jr_table_foresee(jr_table *t, uint64_t done, uint64_t total);
+
+/* Slots in the array (what the tests check growth by). */
+size_t jr_table_slots(const jr_table *t);
+
 /* Distinct keys, and bytes of keys stored (queued adds not counted). */
 size_t jr_table_count(const jr_table *t);
 size_t jr_table_key_bytes(const jr_table *t);

@@ -37,6 +37,8 @@ typedef struct worker {
     jr_map_one_fn map_one;
     uint32_t nparts, flags;
     uint64_t slot_size;
+    uint64_t expect_bytes; /* of files this worker may map (0: unknown) */
+    uint64_t mapped;       /* bytes mapped since the job began */
     jr_buf params;
     jr_seg slots; /* the master's stream slots, attached on first use */
     char slots_name[JR_SHM_NAME_MAX];
@@ -139,6 +141,9 @@ static int run_map(worker *w, jr_chunk *ch)
     if (ch->len > w->ctx.reported)
         atomic_fetch_add_explicit(&w->me->progress, ch->len - w->ctx.reported,
                                   memory_order_relaxed);
+    w->mapped += ch->len;
+    if (rc == 0 && w->ctx.table) /* only faster: a table that cannot grow */
+        (void)jr_table_foresee(w->ctx.table, w->mapped, w->expect_bytes);
     return rc;
 }
 
@@ -347,7 +352,8 @@ static int on_job(worker *w, const jr_msg *m)
     const uint8_t *name;
     if (jr_rd_u64(&r, &job) < 0 || jr_rd_u64(&r, &fn) < 0 ||
         jr_rd_u32(&r, &w->nparts) < 0 || jr_rd_u32(&r, &w->flags) < 0 ||
-        jr_rd_u64(&r, &w->slot_size) < 0 || jr_rd_u32(&r, &namelen) < 0 ||
+        jr_rd_u64(&r, &w->slot_size) < 0 ||
+        jr_rd_u64(&r, &w->expect_bytes) < 0 || jr_rd_u32(&r, &namelen) < 0 ||
         namelen >= JR_SHM_NAME_MAX || jr_rd_bytes(&r, namelen, &name) < 0 ||
         w->nparts == 0)
         return JR_EPROTO;
@@ -361,6 +367,7 @@ static int on_job(worker *w, const jr_msg *m)
     w->params.len = 0;
     if (jr_buf_append(&w->params, r.p, r.len) < 0)
         return JR_ENOMEM;
+    w->mapped = 0;
     w->avg_ns = 0; /* a new job: its tasks may take any time */
     atomic_store_explicit(&w->me->avg_ns, 0, memory_order_relaxed);
     jr_table_destroy(&w->ctx.table);
