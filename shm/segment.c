@@ -153,6 +153,72 @@ int jr_shm_reserve(const jr_seg *seg, int fd, size_t off, size_t len)
     return 0;
 }
 
+/*-************************************
+ *  Writing through the descriptor
+ **************************************/
+int jr_shm_writer_init(jr_shm_writer *w, int fd, uint64_t off, size_t cap)
+{
+    cap = cap < 4096 ? 4096 : cap > JR_SHM_WRITER_MAX ? JR_SHM_WRITER_MAX : cap;
+    *w = (jr_shm_writer){.fd = fd, .off = off, .cap = cap};
+    w->buf = malloc(cap);
+    if (!w->buf)
+        w->rc = JR_ENOMEM;
+    return w->rc;
+}
+
+static void writer_flush(jr_shm_writer *w)
+{
+    size_t done = 0;
+    while (w->rc == 0 && done < w->len) {
+        ssize_t n =
+            pwrite(w->fd, w->buf + done, w->len - done, (off_t)(w->off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            w->rc = -errno; /* ENOSPC becomes JR_ENOSPC */
+        else if (n == 0)
+            w->rc = JR_ENOSPC; /* no progress and no error: do not spin */
+        else
+            done += (size_t)n;
+    }
+    w->off += w->len;
+    w->len = 0;
+}
+
+uint8_t *jr_shm_writer_room(jr_shm_writer *w, size_t n)
+{
+    if (w->rc == 0 && w->cap - w->len < n && n <= w->cap)
+        writer_flush(w);
+    if (w->rc < 0 || n > w->cap)
+        return NULL;
+    uint8_t *p = w->buf + w->len;
+    w->len += n;
+    return p;
+}
+
+void jr_shm_writer_put(jr_shm_writer *w, const void *p, size_t n)
+{
+    const uint8_t *from = p;
+    while (w->rc == 0 && n > 0) {
+        size_t k = n < w->cap ? n : w->cap;
+        uint8_t *to = jr_shm_writer_room(w, k);
+        if (!to)
+            return;
+        memcpy(to, from, k);
+        from += k;
+        n -= k;
+    }
+}
+
+int jr_shm_writer_fini(jr_shm_writer *w)
+{
+    if (w->rc == 0)
+        writer_flush(w);
+    free(w->buf);
+    w->buf = NULL;
+    return w->rc;
+}
+
 int jr_shm_attach(jr_seg *seg, const char *name, int writable)
 {
     seg_clear(seg);

@@ -3,9 +3,10 @@
  *
  * Owns: segment naming (/jobrun.<uid>.<master pid>.<master start>.<n>),
  * creation (O_CREAT|O_EXCL, mode 0600 whatever the umask, posix_fallocate
- * so a full /dev/shm is ENOSPC and never SIGBUS), attach, unlink, the sweep
- * of dead masters' segments, and the robust mutex with its EOWNERDEAD
- * recovery.  Knows nothing of tasks or messages.
+ * or writes through the descriptor, so a full /dev/shm is ENOSPC and never
+ * SIGBUS), attach, unlink, the sweep of dead masters' segments, and the
+ * robust mutex with its EOWNERDEAD recovery.  Knows nothing of tasks or
+ * messages.
  */
 #ifndef JR_SHM_H
 #define JR_SHM_H
@@ -41,7 +42,8 @@ int jr_shm_create(jr_seg *seg, const char *name, size_t len);
 /* The same, for a segment filled piecemeal: sized but not reserved (a
  * sparse object, mapped without populating, so creating a large one costs
  * next to nothing).  Every range must go through jr_shm_reserve() before
- * it is first written.  *fd is the object's descriptor, which the caller
+ * it is first written through the mapping; writes through *fd (a
+ * jr_shm_writer) need none.  *fd is the object's descriptor, which the caller
  * owns (close it with the segment), or -1 on failure.
  * @return as jr_shm_create(). */
 int jr_shm_create_sparse(jr_seg *seg, const char *name, size_t len, int *fd);
@@ -51,6 +53,39 @@ int jr_shm_create_sparse(jr_seg *seg, const char *name, size_t len, int *fd);
  * pages.  fd is the one jr_shm_create_sparse() gave.  Idempotent.
  * @return 0, JR_ENOSPC, JR_EINVAL (outside the segment), or -errno. */
 int jr_shm_reserve(const jr_seg *seg, int fd, size_t off, size_t len);
+
+/* Fills a sparse segment in order through its descriptor, from a buffer
+ * of its own: tmpfs allocates each page as the write reaches it, without
+ * the zeroing and the page-table work that reserving and mapping it
+ * first cost (a 24 MB segment: 9 ms, against 13.5 to reserve and map it
+ * before writing it), and a full /dev/shm is JR_ENOSPC from the write,
+ * never a SIGBUS. */
+typedef struct jr_shm_writer {
+    int fd;       /* not owned */
+    uint64_t off; /* where buf[0] goes */
+    uint8_t *buf; /* owned */
+    size_t len, cap;
+    int rc; /* the first error: later calls do nothing */
+} jr_shm_writer;
+
+/* Buffers larger than this gain nothing. */
+#define JR_SHM_WRITER_MAX ((size_t)256 << 10)
+
+/* Write from offset off of fd, through a buffer of cap bytes (at most
+ * JR_SHM_WRITER_MAX; at least 4 KiB are taken).  @return 0, JR_ENOMEM. */
+int jr_shm_writer_init(jr_shm_writer *w, int fd, uint64_t off, size_t cap);
+
+/* n bytes to fill at the next offset, valid until the next call; NULL
+ * after an error, or when n is larger than the buffer (put() takes any
+ * length). */
+uint8_t *jr_shm_writer_room(jr_shm_writer *w, size_t n);
+
+/* Append n bytes, of any length. */
+void jr_shm_writer_put(jr_shm_writer *w, const void *p, size_t n);
+
+/* Write what is left and free the buffer.  @return 0, the first error
+ * (JR_ENOSPC, -errno, JR_ENOMEM from room()). */
+int jr_shm_writer_fini(jr_shm_writer *w);
 
 /* Map an existing segment created by this uid (checked with fstat).
  * Opens with O_NONBLOCK and O_NOFOLLOW: a FIFO or a symlink under the

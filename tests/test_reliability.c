@@ -1622,10 +1622,10 @@ REL_TEST(t12_a_full_dev_shm_is_a_clean_error_never_sigbus, 60)
     tiny_shm(corpus, 0, "1m");
 }
 
-/* Map outputs are reserved a megabyte at a time as the flush writes
+/* Map outputs are written through their descriptors as the flush fills
  * them, while the table gives its memory back: here each worker's output
- * (about 3 MB) runs out of room halfway through, after records are
- * written and part of the table is gone. */
+ * (about 3 MB) runs out of room halfway through (a write says ENOSPC),
+ * after records are written and part of the table is gone. */
 REL_TEST(t12_a_dev_shm_that_fills_halfway_through_a_flush_is_a_clean_error, 60)
 {
     char corpus[256];

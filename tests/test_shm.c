@@ -336,6 +336,83 @@ Test(shm, reserving_more_than_dev_shm_fails_with_enospc)
     jr_test_assert_clean();
 }
 
+/* A writer lays its bytes down in order from its offset, through a buffer
+ * smaller than some of the pieces: what the segment reads back is exactly
+ * what went in, and tmpfs holds memory only for the pages written. */
+Test(shm, a_writer_fills_a_sparse_segment_in_order_through_its_descriptor)
+{
+    char name[JR_SHM_NAME_MAX];
+    my_name(name, sizeof name, 0);
+    jr_seg seg;
+    int fd = -1;
+    size_t len = (size_t)8 << 20, from = 100, n = 0;
+    cr_assert_eq(jr_shm_create_sparse(&seg, name, len, &fd), 0);
+    uint8_t *want = malloc(len);
+    cr_assert_not_null(want);
+    jr_shm_writer w;
+    cr_assert_eq(jr_shm_writer_init(&w, fd, from, 1), 0);
+    cr_assert_eq(w.cap, 4096); /* the least it takes */
+    uint32_t x = 12345;
+    for (size_t k = 0; n < (size_t)3 << 20; k++) {
+        size_t piece = k % 7 == 6 ? 9000 : k % 5; /* some larger than cap */
+        uint8_t bytes[9000];
+        for (size_t i = 0; i < piece; i++)
+            bytes[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 24);
+        if (k % 2) {
+            jr_shm_writer_put(&w, bytes, piece);
+        } else {
+            uint8_t *p = jr_shm_writer_room(&w, piece);
+            if (piece > w.cap) {
+                cr_assert_null(p);
+                jr_shm_writer_put(&w, bytes, piece);
+            } else {
+                cr_assert_not_null(p);
+                memcpy(p, bytes, piece);
+            }
+        }
+        memcpy(want + n, bytes, piece);
+        n += piece;
+    }
+    cr_assert_eq(jr_shm_writer_fini(&w), 0);
+    cr_assert_null(w.buf);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    size_t held = (size_t)st.st_blocks * 512;
+    cr_assert(held >= n && held <= n + ((size_t)1 << 20),
+              "%zu bytes held "
+              "for %zu written",
+              held, n);
+    close(fd);
+    const uint8_t *got = seg.base;
+    for (size_t i = 0; i < from; i++)
+        cr_assert_eq(got[i], 0, "byte %zu before the start", i);
+    cr_assert_eq(memcmp(got + from, want, n), 0);
+    cr_assert_eq(got[from + n], 0);
+    free(want);
+    jr_shm_unlink(&seg);
+    jr_shm_unmap(&seg);
+    jr_test_assert_clean();
+}
+
+/* A device that is full says so from the write, and the writer keeps the
+ * first error: every later call does nothing. */
+Test(shm, a_writer_returns_enospc_from_a_full_device)
+{
+    int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        cr_skip_test("no /dev/full: %s", strerror(errno));
+    jr_shm_writer w;
+    cr_assert_eq(jr_shm_writer_init(&w, fd, 0, 4096), 0);
+    uint8_t bytes[5000] = {1};
+    jr_shm_writer_put(&w, bytes, 100); /* buffered: no error yet */
+    cr_assert_eq(w.rc, 0);
+    jr_shm_writer_put(&w, bytes, sizeof bytes);
+    cr_assert_eq(w.rc, JR_ENOSPC);
+    cr_assert_null(jr_shm_writer_room(&w, 10));
+    cr_assert_eq(jr_shm_writer_fini(&w), JR_ENOSPC);
+    close(fd);
+}
+
 /*-************************************
  *  Sweep
  **************************************/

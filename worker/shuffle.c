@@ -25,31 +25,26 @@ static uint8_t *put_rec(uint8_t *p, const void *key, size_t klen, uint64_t v)
     return p + JR_REC_HDR + klen;
 }
 
-/* Shared memory for the flush is reserved this far ahead of a
- * partition's writing (the last reservation of a partition stops at its
- * end). */
-#define RESERVE_AHEAD ((size_t)1 << 20)
-
-/* Room for `need` more bytes at *at, reserved in RESERVE_AHEAD steps up to
- * end; *res is where the partition's reservation ends. */
-static int make_room(const jr_seg *seg, int fd, uint8_t *at, uint8_t *end,
-                     uint8_t **res, size_t need)
+/* Append a record to w: built in its buffer where it fits, else (a huge
+ * key) written as it is. */
+static void write_rec(jr_shm_writer *w, const void *key, size_t klen,
+                      uint64_t v)
 {
-    /* Counted to the byte, but a miscount must not write past it. */
-    if ((size_t)(end - at) < need)
-        return JR_EPROTO;
-    size_t have = (size_t)(*res - at), left = (size_t)(end - *res);
-    if (have >= need)
-        return 0;
-    size_t more = need - have > RESERVE_AHEAD ? need - have : RESERVE_AHEAD;
-    if (more > left)
-        more = left;
-    uint8_t *base = seg->base;
-    int rc = jr_shm_reserve(seg, fd, (size_t)(*res - base), more);
-    if (rc == 0)
-        *res += more;
-    return rc;
+    uint8_t *p = jr_shm_writer_room(w, JR_REC_HDR + klen);
+    if (p) {
+        put_rec(p, key, klen, v);
+        return;
+    }
+    uint8_t hdr[JR_REC_HDR];
+    jr_put_u32(hdr, (uint32_t)klen);
+    jr_put_u64(hdr + 4, v);
+    jr_shm_writer_put(w, hdr, JR_REC_HDR);
+    jr_shm_writer_put(w, key, klen);
 }
+
+/* Bytes of writer buffer a flush spends in all (each partition's at most
+ * JR_SHM_WRITER_MAX): more partitions, smaller buffers. */
+#define FLUSH_BUFFERS ((size_t)4 << 20)
 
 int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
                      uint32_t nparts, uint32_t *idx)
@@ -60,76 +55,90 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
         return 0;
 
     size_t hdr = 8 + 8 * ((size_t)nparts + 1);
-    uint64_t *sizes = calloc(nparts, sizeof *sizes);
-    uint8_t **at = calloc(3 * (size_t)nparts, sizeof *at), **end, **res;
+    uint64_t *left = calloc(nparts, sizeof *left);
+    uint8_t *head = malloc(hdr);
+    jr_shm_writer *w = calloc(nparts, sizeof *w);
+    uint32_t nw = 0;
     int fd = -1, rc = JR_ENOMEM;
-    if (!sizes || !at)
+    if (!left || !head || !w)
         goto out;
-    end = at + nparts;
-    res = end + nparts;
 
     /* The table counted its keys per partition as they came. */
     if (jr_table_nparts(t) != nparts) {
         rc = JR_EPROTO;
         goto out;
     }
-    for (uint32_t p = 0; p < nparts; p++) {
-        size_t keys, key_bytes;
-        jr_table_part(t, p, &keys, &key_bytes);
-        sizes[p] = (uint64_t)keys * JR_REC_HDR + key_bytes;
-    }
-
-    /* Sparse, reserved as the partitions fill, while the table gives its
-     * slots back behind the walk: the table and its copy in shared memory
-     * (tens of MB each for a large vocabulary) never exist whole at once. */
-    jr_seg seg = {0};
-    size_t total = hdr;
-    for (uint32_t p = 0; p < nparts; p++)
-        total += sizes[p];
-    rc = jr_ctl_seg_create_sparse(ctl, slot, total, &seg, idx, &fd);
-    if (rc < 0)
-        goto out;
-    rc = jr_shm_reserve(&seg, fd, 0, hdr);
-    if (rc < 0) {
-        jr_shm_unmap(&seg);
-        goto out;
-    }
-
-    uint8_t *base = seg.base;
-    jr_put_u32(base, JR_MAPOUT_MAGIC);
-    jr_put_u32(base + 4, nparts);
+    jr_put_u32(head, JR_MAPOUT_MAGIC);
+    jr_put_u32(head + 4, nparts);
     uint64_t off = hdr;
     for (uint32_t p = 0; p <= nparts; p++) {
-        jr_put_u64(base + 8 + 8 * (size_t)p, off);
+        jr_put_u64(head + 8 + 8 * (size_t)p, off);
         if (p < nparts) {
-            at[p] = res[p] = base + off;
-            off += sizes[p];
-            end[p] = base + off;
+            size_t keys, key_bytes;
+            jr_table_part(t, p, &keys, &key_bytes);
+            left[p] = (uint64_t)keys * JR_REC_HDR + key_bytes;
+            off += left[p];
         }
+    }
+
+    /* Sparse, and written through its descriptor as the partitions fill
+     * (tmpfs allocates the pages then), while the table gives its slots
+     * back behind the walk: the table and its copy in shared memory (tens
+     * of MB each for a large vocabulary) never exist whole at once. */
+    jr_seg seg = {0};
+    rc = off > SIZE_MAX
+             ? JR_ENOMEM
+             : jr_ctl_seg_create_sparse(ctl, slot, (size_t)off, &seg, idx, &fd);
+    if (rc < 0)
+        goto out;
+    jr_shm_unmap(&seg); /* written through fd, read by the reducers */
+    size_t buf = FLUSH_BUFFERS / nparts;
+    off = hdr;
+    for (; nw < nparts && rc == 0; nw++) {
+        rc = jr_shm_writer_init(&w[nw], fd, off, buf);
+        off += left[nw];
+    }
+    if (rc == 0) {
+        jr_shm_writer h = {0};
+        rc = jr_shm_writer_init(&h, fd, 0, hdr);
+        jr_shm_writer_put(&h, head, hdr);
+        rc = rc ? rc : jr_shm_writer_fini(&h);
     }
     size_t cur = 0;
     const void *key;
     size_t klen;
-    uint64_t v, h;
-    while (jr_table_take(t, &cur, &key, &klen, &v, &h)) {
-        uint32_t p = jr_part_of(h, nparts);
-        rc = make_room(&seg, fd, at[p], end[p], &res[p], JR_REC_HDR + klen);
-        if (rc < 0) {
-            /* Half taken: the table is lost, and so is the run (a failed
-             * flush ends it, see run.c). */
-            jr_table_clear(t);
-            jr_shm_unmap(&seg);
-            goto out;
+    uint64_t v, hash;
+    while (rc == 0 && jr_table_take(t, &cur, &key, &klen, &v, &hash)) {
+        uint32_t p = jr_part_of(hash, nparts);
+        /* Counted to the byte, but a miscount must not write past it. */
+        if (left[p] < JR_REC_HDR + klen) {
+            rc = JR_EPROTO;
+            break;
         }
-        at[p] = put_rec(at[p], key, klen, v);
+        left[p] -= JR_REC_HDR + klen;
+        write_rec(&w[p], key, klen, v);
+        rc = w[p].rc;
     }
-    jr_shm_unmap(&seg);
+    for (uint32_t p = 0; p < nw; p++) {
+        int r = jr_shm_writer_fini(&w[p]);
+        rc = rc ? rc : r;
+    }
+    nw = 0;
+    if (rc < 0) {
+        /* Half taken: the table is lost, and so is the run (a failed
+         * flush ends it, see run.c). */
+        jr_table_clear(t);
+        goto out;
+    }
     rc = jr_ctl_seg_ready(ctl, *idx);
 out:
+    for (uint32_t p = 0; p < nw; p++)
+        (void)jr_shm_writer_fini(&w[p]);
     if (fd >= 0)
         close(fd);
-    free(sizes);
-    free(at);
+    free(left);
+    free(head);
+    free(w);
     return rc;
 }
 
@@ -339,50 +348,68 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     merger_drop_index(&m);
     jr_orec_sort(job, m.recs, m.n);
 
-    /* Sized to the byte: a run is written whole, and populated at once. */
+    /* Sized to the byte, and written through its descriptor in order:
+     * tmpfs then allocates each page as it is written, where reserving and
+     * mapping the segment first cost more than the writing. */
     uint64_t end = JR_RUN_HDR;
     for (size_t i = 0; i < m.n; i++)
         end += JR_REC_HDR + m.recs[i].klen;
-    uint64_t bytes = end + 8 * ((m.n + JR_RUN_STRIDE - 1) / JR_RUN_STRIDE);
+    size_t nindex = (m.n + JR_RUN_STRIDE - 1) / JR_RUN_STRIDE;
+    uint64_t bytes = end + 8 * (uint64_t)nindex;
     jr_seg run = {0};
-    rc = bytes > SIZE_MAX
-             ? JR_ENOMEM
-             : jr_ctl_seg_create(ctl, slot, (size_t)bytes, &run, idx);
+    int fd = -1;
+    rc = bytes > SIZE_MAX ? JR_ENOMEM
+                          : jr_ctl_seg_create_sparse(ctl, slot, (size_t)bytes,
+                                                     &run, idx, &fd);
     if (rc < 0)
         goto out;
-    uint8_t *base = run.base, *p = base + JR_RUN_HDR, *index = base + end;
-    jr_put_u32(base, JR_RUN_MAGIC);
-    jr_put_u32(base + 4, JR_RUN_STRIDE);
-    jr_put_u64(base + 8, m.n);
-    jr_put_u64(base + 16, end);
-    jr_put_u64(base + 24, end);
+    jr_shm_unmap(&run); /* written through fd, read by the master */
+    jr_shm_writer wr;
+    uint8_t *index = malloc(nindex ? 8 * nindex : 1);
+    rc = index ? jr_shm_writer_init(&wr, fd, 0, JR_SHM_WRITER_MAX) : JR_ENOMEM;
+    if (rc < 0) {
+        free(index);
+        close(fd);
+        goto out;
+    }
+    uint8_t hdr[JR_RUN_HDR] = {0};
+    jr_put_u32(hdr, JR_RUN_MAGIC);
+    jr_put_u32(hdr + 4, JR_RUN_STRIDE);
+    jr_put_u64(hdr + 8, m.n);
+    jr_put_u64(hdr + 16, end);
+    jr_put_u64(hdr + 24, end);
+    jr_shm_writer_put(&wr, hdr, JR_RUN_HDR);
+    uint64_t at = JR_RUN_HDR;
     for (size_t i = 0; i < m.n; i++) {
         /* Sorted records point all over the map outputs; a key of 12
          * bytes or fewer (nearly every word) is in its record already. */
         if (i + 8 < m.n && m.recs[i + 8].klen > 12)
             __builtin_prefetch(m.recs[i + 8].key);
-        if (i % JR_RUN_STRIDE == 0) {
-            jr_put_u64(index, (uint64_t)(p - base));
-            index += 8;
-        }
+        if (i % JR_RUN_STRIDE == 0)
+            jr_put_u64(index + 8 * (i / JR_RUN_STRIDE), at);
         const jr_orec *r = &m.recs[i];
         uint8_t k[12];
         if (r->klen <= 12)
             jr_orec_short_key(r, k);
-        p = put_rec(p, r->klen <= 12 ? k : r->key, r->klen, r->v);
+        write_rec(&wr, r->klen <= 12 ? k : r->key, r->klen, r->v);
+        at += JR_REC_HDR + r->klen;
     }
 #ifdef JR_FAULT
-    if (JR_FAULT_MATCH("corrupt", "index", part, 0)) { /* backwards */
-        uint8_t *lo = base + end, *hi = index - 8;
-        for (; lo < hi; lo += 8, hi -= 8) {
+    if (JR_FAULT_MATCH("corrupt", "index", part, 0) && nindex > 1) {
+        uint8_t *lo = index, *hi = index + 8 * (nindex - 1);
+        for (; lo < hi; lo += 8, hi -= 8) { /* backwards */
             uint64_t t = jr_get_u64(lo);
             jr_put_u64(lo, jr_get_u64(hi));
             jr_put_u64(hi, t);
         }
     }
 #endif
-    jr_shm_unmap(&run);
-    rc = jr_ctl_seg_ready(ctl, *idx);
+    jr_shm_writer_put(&wr, index, 8 * nindex);
+    rc = jr_shm_writer_fini(&wr);
+    free(index);
+    close(fd);
+    if (rc == 0)
+        rc = jr_ctl_seg_ready(ctl, *idx);
 out:
     merger_fini(&m);
     for (uint32_t i = 0; maps && i < nsegs; i++)
