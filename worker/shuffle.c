@@ -92,18 +92,15 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     if (rc < 0)
         goto out;
     jr_shm_unmap(&seg); /* written through fd, read by the reducers */
+    /* Partition 0's writer starts with the header, just before it. */
     size_t buf = FLUSH_BUFFERS / nparts;
-    off = hdr;
+    off = 0;
     for (; nw < nparts && rc == 0; nw++) {
         rc = jr_shm_writer_init(&w[nw], fd, off, buf);
-        off += left[nw];
+        off += (nw == 0 ? hdr : 0) + left[nw];
     }
-    if (rc == 0) {
-        jr_shm_writer h = {0};
-        rc = jr_shm_writer_init(&h, fd, 0, hdr);
-        jr_shm_writer_put(&h, head, hdr);
-        rc = rc ? rc : jr_shm_writer_fini(&h);
-    }
+    jr_shm_writer_put(&w[0], head, hdr);
+    rc = rc ? rc : w[0].rc;
     size_t cur = 0;
     const void *key;
     size_t klen;
