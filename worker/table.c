@@ -415,7 +415,11 @@ int jr_table_expect(jr_table *t, size_t keys)
  * about 0.5 in text of one kind, nearer 1 in a corpus of many (on the
  * bench corpus a worker's first 3.9 MB hold 27,000 words, its 105 MB
  * 690,000); it is measured between the first call and this one, and
- * taken as 0.5 until then.  One move to the size foreseen replaces the
+ * taken as 0.5 until then.  The table is sized for half the keys
+ * foreseen: a forecast from a few megabytes overshoots as often as not,
+ * and memory held for keys that never come costs more than the one
+ * doubling left when they do (sized for all of them, -j 2 on a 49 MB
+ * corpus peaked at 32 MiB instead of 23-26).  One move replaces the
  * doublings on the way (from 1,024 slots to 2^20, ten moves of every
  * entry into fresh memory).  Keys that do not grow with the bytes (one
  * per file) foresee few. */
@@ -432,7 +436,7 @@ int jr_table_foresee(jr_table *t, uint64_t done, uint64_t total)
             log((double)done / (double)t->seen_done);
         b = b < 0.5 ? 0.5 : b > 1 ? 1 : b;
     }
-    double keys = (double)t->count * pow((double)total / (double)done, b);
+    double keys = (double)t->count * pow((double)total / (double)done, b) / 2;
     return jr_table_expect(t,
                            keys < (double)FINE_CAP ? (size_t)keys : FINE_CAP);
 }

@@ -58,11 +58,12 @@ int jr_table_drain(jr_table *t);
  * @return 0, JR_ENOMEM (the table unchanged). */
 int jr_table_expect(jr_table *t, size_t keys);
 
-/* The same for the keys that `total` bytes of input will bring, foreseen
- * from those that the first `done` bytes brought: the worker calls it
- * after each task, with the bytes the master expects it to map.  Text's
- * vocabulary grows as a power of its length, between the square root and
- * the length itself; the power is measured from the first call on.
+/* The same for half the keys that `total` bytes of input will bring,
+ * foreseen from those that the first `done` bytes brought: the worker
+ * calls it after each task, with the bytes the master expects it to map.
+ * Text's vocabulary grows as a power of its length, between the square
+ * root and the length itself; the power is measured from the first call
+ * on.
  * @return 0, JR_ENOMEM (the table unchanged). */
 int jr_table_foresee(jr_table *t, uint64_t done, uint64_t total);
 
