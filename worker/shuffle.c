@@ -3,9 +3,10 @@
  *
  * At the end of a map phase a worker writes its combining table into one
  * shared-memory segment, split into partitions by key hash (flush).  A
- * reducer then merges partition p of every map output into a fresh table,
- * sorts it in the job's order and writes a sorted run (reduce), which the
- * master k-way merges.  Segments are read as untrusted: every offset and
+ * reducer then merges partition p of every map output through a hash
+ * index, sorts it in the job's order and writes a sorted run (reduce),
+ * which the master k-way merges.  Both are written through the segment's
+ * descriptor (jr_shm_writer), never through a mapping.  Segments are read as untrusted: every offset and
  * length is checked against the segment's size.
  */
 #include <stdlib.h>

@@ -419,7 +419,7 @@ int jr_table_expect(jr_table *t, size_t keys)
  * foreseen: a forecast from a few megabytes overshoots as often as not,
  * and memory held for keys that never come costs more than the one
  * doubling left when they do (sized for all of them, -j 2 on a 49 MB
- * corpus peaked at 32 MiB instead of 23-26).  One move replaces the
+ * corpus peaked at 32 MiB instead of 22-26).  One move replaces the
  * doublings on the way (from 1,024 slots to 2^20, ten moves of every
  * entry into fresh memory).  Keys that do not grow with the bytes (one
  * per file) foresee few. */

@@ -94,9 +94,9 @@ int jr_ctl_seg_name(const jr_ctl *ctl, uint32_t idx, char *out, size_t cap);
 int jr_ctl_seg_create(jr_ctl *ctl, uint32_t owner, size_t len, jr_seg *seg,
                       uint32_t *idx);
 
-/* The same, sparse (jr_shm_create_sparse): every range goes through
- * jr_shm_reserve() with *fd before it is written; the caller closes *fd
- * (-1 on failure). */
+/* The same, sparse (jr_shm_create_sparse): written through *fd (a
+ * jr_shm_writer), or through the mapping once a range has gone through
+ * jr_shm_reserve(); the caller closes *fd (-1 on failure). */
 int jr_ctl_seg_create_sparse(jr_ctl *ctl, uint32_t owner, size_t len,
                              jr_seg *seg, uint32_t *idx, int *fd);
 
