@@ -212,6 +212,16 @@ JR_API int jr_chunk_more(jr_map_ctx *ctx, const uint8_t **p, size_t *len);
 JR_API int jr_emit(jr_map_ctx *ctx, const void *key, size_t klen,
                    uint64_t value);
 
+/* jr_emit_padded() :
+ *  As jr_emit(), for a key with JR_EMIT_PAD bytes readable from `key` even
+ *  when klen is shorter (a word in a larger buffer): a short key is then
+ *  read by two loads, with no branch on its length, which jr_emit() cannot
+ *  do without reading past the key.  The bytes after klen are ignored.
+ *  @return 0, JR_ENOMEM. */
+#define JR_EMIT_PAD 16
+JR_API int jr_emit_padded(jr_map_ctx *ctx, const void *key, size_t klen,
+                          uint64_t value);
+
 /* jr_write() :
  *  Append bytes to the chunk's ordered output (see jr_run_opts.on_output).
  *  @return 0, JR_ENOMEM. */

@@ -288,7 +288,9 @@ Test(order, sort_survives_adversarial_inputs)
 
 /* Through a pool: every line of the input is a key emitted with the value
  * of its first byte; the result must come out in the job's order, with
- * equal keys combined, for both library orders. */
+ * equal keys combined, for both library orders.  Lines with JR_EMIT_PAD
+ * bytes of the chunk from their start go by jr_emit_padded(), which must
+ * ignore the newline and the lines after the key. */
 static int map_lines(jr_map_ctx *ctx, const jr_chunk *c)
 {
     const uint8_t *p = c->data, *end = c->data + c->len;
@@ -296,7 +298,10 @@ static int map_lines(jr_map_ctx *ctx, const jr_chunk *c)
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl)
             nl = end;
-        if (nl > p && jr_emit(ctx, p, (size_t)(nl - p), p[0] % 7) < 0)
+        size_t k = (size_t)(nl - p);
+        if (k > 0 &&
+            (end - p >= JR_EMIT_PAD ? jr_emit_padded(ctx, p, k, p[0] % 7)
+                                    : jr_emit(ctx, p, k, p[0] % 7)) < 0)
             return -1;
         p = nl + 1;
     }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "jobs/wordcount/wordcount.h"
@@ -23,8 +24,14 @@
 /*-************************************
  *  Helpers
  **************************************/
+/* Counts each word into table t, after reading the JR_WC_PAD bytes the
+ * scanner promises (under ASan, a promise broken is a report). */
 static int bag_add(void *t, const uint8_t *word, size_t len)
 {
+    uint8_t pad[JR_WC_PAD];
+    memcpy(pad, word, sizeof pad);
+    volatile uint8_t sink = pad[0] ^ pad[JR_WC_PAD - 1];
+    (void)sink;
     return jr_table_add(t, word, len, 1);
 }
 
@@ -41,16 +48,25 @@ static int rec_cmp(const void *a, const void *b)
                       y->v);
 }
 
-/* The table as `jobrun wordcount` prints it; caller frees. */
-static char *tsv_of(const jr_table *t)
+/* The table's records in `jobrun wordcount` order, borrowing its keys;
+ * caller frees. */
+static rec *records_of(const jr_table *t)
 {
-    size_t n = jr_table_count(t), cur = 0, i = 0, len;
+    size_t n = jr_table_count(t), cur = 0, i = 0;
     rec *r = calloc(n + 1, sizeof *r);
     uint64_t h;
     while (jr_table_next(t, &cur, &r[i].key, &r[i].len, &r[i].v, &h))
         i++;
     cr_assert_eq(i, n);
     qsort(r, n, sizeof *r, rec_cmp);
+    return r;
+}
+
+/* The table as `jobrun wordcount` prints it; caller frees. */
+static char *tsv_of(const jr_table *t)
+{
+    size_t n = jr_table_count(t), i, len;
+    rec *r = records_of(t);
     char *out = NULL;
     FILE *f = open_memstream(&out, &len);
     for (i = 0; i < n; i++) {
@@ -378,6 +394,59 @@ Test(scan, gives_the_same_words_whatever_the_pieces_fed)
         }
         free(whole);
     }
+}
+
+/* A piece that ends where an unreadable page begins: every word ending
+ * near there, in either case and of every length, is emitted with its
+ * JR_WC_PAD bytes readable (bag_add reads them: a word emitted in place
+ * without them would fault), and counted as from an ordinary buffer. */
+Test(scan, emits_words_at_the_end_of_a_page_with_their_padding_readable)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(map, MAP_FAILED);
+    cr_assert_eq(mprotect(map + page, page, PROT_NONE), 0);
+    char text[200];
+    for (size_t len = 1; len <= 40; len++)
+        for (int upper = 0; upper < 2; upper++)
+            for (size_t tail = 0; tail < 3; tail++) { /* bytes after it */
+                /* 70 bytes of words before, so the scanner has whole
+                 * 64-byte blocks to take the word in. */
+                int n =
+                    snprintf(text, sizeof text, "%s%s %.*s%.*s",
+                             "one two Three four five six seven eight ",
+                             "nine ten Eleven twelve ", (int)len,
+                             upper ? "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMN"
+                                   : "abcdefghijklmnopqrstuvwxyzabcdefghijklmn",
+                             (int)tail, " ,.");
+                cr_assert_gt(n, 0);
+                uint8_t *at = map + page - (size_t)n;
+                memcpy(at, text, (size_t)n);
+                for (size_t piece = (size_t)n; piece >= 1; piece /= 3) {
+                    jr_table *t;
+                    cr_assert_eq(jr_table_new(&t, NULL), 0);
+                    jr_wc_scan s;
+                    jr_wc_scan_init(&s, bag_add, t);
+                    /* The last piece ends at the page's end. */
+                    size_t first = (size_t)n % piece;
+                    if (first)
+                        cr_assert_eq(jr_wc_scan_feed(&s, at, first), 0);
+                    for (size_t i = first; i < (size_t)n; i += piece)
+                        cr_assert_eq(jr_wc_scan_feed(&s, at + i, piece), 0);
+                    cr_assert_eq(jr_wc_scan_finish(&s), 0);
+                    jr_wc_scan_fini(&s);
+                    char *got = tsv_of(t), *want = count_whole(text, (size_t)n);
+                    cr_assert_str_eq(got, want,
+                                     "len %zu upper %d tail %zu "
+                                     "piece %zu",
+                                     len, upper, tail, piece);
+                    free(got);
+                    free(want);
+                    jr_table_destroy(&t);
+                }
+            }
+    munmap(map, 2 * page);
 }
 
 Test(scan, keeps_a_word_of_a_megabyte_whole)
@@ -826,6 +895,47 @@ Test(table, counts_keys_and_bytes_per_partition_as_a_walk_finds_them)
         }
     }
     jr_table_destroy(&t);
+}
+
+/* jr_table_add_soon_padded() reads a short key's 16 bytes whole: what
+ * lies after klen must not count.  Keys of every length with random bytes
+ * after them, and keys that differ only by trailing zero bytes, more of
+ * them than the front holds, come out as jr_table_add() counts them. */
+Test(table, padded_adds_ignore_the_bytes_after_the_key)
+{
+    jr_table *t, *ref;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    cr_assert_eq(jr_table_new(&ref, NULL), 0);
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    uint8_t buf[64 + JR_EMIT_PAD];
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < 30000; i++) {
+            size_t klen = i % 41;
+            for (size_t j = 0; j < sizeof buf; j++)
+                buf[j] = (uint8_t)rnd(&rng);
+            /* i's digits, then zeros: "7", "7\0", "7\0\0"... apart. */
+            memset(buf, 0, klen);
+            snprintf((char *)buf, klen + 1 > 8 ? 8 : klen + 1, "%zx",
+                     i / 41 % 4000);
+            cr_assert_eq(jr_table_add_soon_padded(t, buf, klen, i + 1), 0);
+            cr_assert_eq(jr_table_add(ref, buf, klen, i + 1), 0);
+        }
+    cr_assert_eq(jr_table_drain(t), 0);
+    cr_assert_gt(jr_table_count(ref), 4096, "more keys than the front holds");
+    cr_assert_eq(jr_table_count(t), jr_table_count(ref));
+    cr_assert_eq(jr_table_key_bytes(t), jr_table_key_bytes(ref));
+    /* Keys hold zero bytes: compared as records, not as text. */
+    size_t n = jr_table_count(t);
+    rec *got = records_of(t), *want = records_of(ref);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(got[i].len, want[i].len, "record %zu", i);
+        cr_assert_eq(memcmp(got[i].key, want[i].key, got[i].len), 0);
+        cr_assert_eq(got[i].v, want[i].v, "record %zu", i);
+    }
+    free(got);
+    free(want);
+    jr_table_destroy(&t);
+    jr_table_destroy(&ref);
 }
 
 Test(table, keeps_keys_apart_when_their_hashes_collide)

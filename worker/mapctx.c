@@ -31,6 +31,15 @@ JR_API int jr_emit(jr_map_ctx *ctx, const void *key, size_t klen,
     return rc;
 }
 
+JR_API int jr_emit_padded(jr_map_ctx *ctx, const void *key, size_t klen,
+                          uint64_t value)
+{
+    int rc = jr_table_add_soon_padded(ctx->table, key, klen, value);
+    if (rc < 0)
+        ctx->failed = rc;
+    return rc;
+}
+
 int jr_mapctx_end(struct jr_map_ctx *ctx)
 {
     int rc = ctx->table ? jr_table_drain(ctx->table) : 0;

@@ -48,6 +48,12 @@ int jr_table_add_hashed(jr_table *t, uint64_t hash, const void *key,
  * this call completed (which one is not said: the table is in error). */
 int jr_table_add_soon(jr_table *t, const void *key, size_t klen, uint64_t v);
 
+/* As jr_table_add_soon(), for a key with JR_EMIT_PAD bytes readable from
+ * key even when klen is shorter (jr_emit_padded); the bytes after klen
+ * are ignored. */
+int jr_table_add_soon_padded(jr_table *t, const void *key, size_t klen,
+                             uint64_t v);
+
 /* Do every queued add.  @return 0, JR_ENOMEM. */
 int jr_table_drain(jr_table *t);
 

@@ -9,6 +9,12 @@
  * code points of the BMP are looked up in a table built once per process
  * from utf8proc.  The scanner is streaming: a word or a sequence cut by
  * the end of a piece carries over to the next.
+ *
+ * A word is emitted with JR_WC_PAD bytes readable from its start, so that
+ * the table reads a short key with two loads and no branch on its length
+ * (jr_emit_padded): short ASCII words are lowered into a 16-byte buffer
+ * of the scanner's, the word buffer keeps JR_WC_PAD bytes of slack, and a
+ * word emitted from the input is longer than JR_WC_PAD.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +49,47 @@ static inline size_t encode(uint8_t *o, uint32_t cp)
     o[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
     o[3] = (uint8_t)(0x80 | (cp & 0x3f));
     return 4;
+}
+
+/*-************************************
+ *  Eight bytes at a time
+ **************************************/
+static inline uint64_t load8(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline void store8(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+/* The mask of the first n bytes (n <= 8) of a word loaded by load8(). */
+static inline uint64_t first_bytes(size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return n >= 8 ? ~(uint64_t)0 : ~(~(uint64_t)0 >> (n * 8));
+#else
+    return n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (n * 8)) - 1;
+#endif
+}
+
+/* Eight ASCII bytes lowercased at once: a byte gains 0x20 when adding
+ * 0x3f carries it past 0x7f (it is >= 'A') and adding 0x25 does not (it
+ * is <= 'Z').  No byte carries into the next: every byte is below 0x80. */
+static inline uint64_t lower8(uint64_t x)
+{
+    uint64_t ge_a = x + 0x3f3f3f3f3f3f3f3full, gt_z = x + 0x2525252525252525ull;
+    return x | (ge_a & ~gt_z & 0x8080808080808080ull) >> 2;
+}
+
+/* Whether eight ASCII bytes hold an A-Z. */
+static inline int upper8(uint64_t x)
+{
+    uint64_t ge_a = x + 0x3f3f3f3f3f3f3f3full, gt_z = x + 0x2525252525252525ull;
+    return (ge_a & ~gt_z & 0x8080808080808080ull) != 0;
 }
 
 /*-************************************
@@ -82,26 +129,20 @@ static inline unsigned word_or_high_mask(const uint8_t *p)
     return w | (unsigned)_mm_movemask_epi8(v);
 }
 
-/* Classify 64 bytes: W word bytes, H bytes >= 0x80, U A-Z. */
-static inline void masks64(const uint8_t *p, uint64_t *w, uint64_t *h,
-                           uint64_t *u)
+/* Classify 64 bytes: W word bytes, H bytes >= 0x80. */
+static inline void masks64(const uint8_t *p, uint64_t *w, uint64_t *h)
 {
-    *w = *h = *u = 0;
+    *w = *h = 0;
     for (unsigned j = 0; j < 64; j += 16) {
         unsigned up, wm = word_mask(p + j, &up);
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + j));
         *w |= (uint64_t)wm << j;
-        *u |= (uint64_t)up << j;
         *h |= (uint64_t)(unsigned)_mm_movemask_epi8(v) << j;
     }
 }
 
-static inline uint64_t bits_below(unsigned n)
-{
-    return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
-}
-
-static int ascii_word(jr_wc_scan *s, const uint8_t *p, size_t len, int upper);
+static int ascii_word(jr_wc_scan *s, const uint8_t *p, size_t len,
+                      size_t avail);
 
 /* Scan whole 64-byte blocks of pure ASCII from p[*at], which is not
  * inside a word, emitting the words that end in them.  Words are found
@@ -114,11 +155,10 @@ static int ascii_blocks(jr_wc_scan *s, const uint8_t *p, size_t len, size_t *at,
 {
     size_t i = *at, wstart = 0;
     int open = 0;
-    uint64_t upper = 0;
     *retry = len;
     while (i + 64 <= len) {
-        uint64_t w, h, u;
-        masks64(p + i, &w, &h, &u);
+        uint64_t w, h;
+        masks64(p + i, &w, &h);
         if (h) {
             *retry = i + (size_t)__builtin_ctzll(h) + 1;
             break;
@@ -126,25 +166,19 @@ static int ascii_blocks(jr_wc_scan *s, const uint8_t *p, size_t len, size_t *at,
         uint64_t prev = (w << 1) | (uint64_t)open;
         uint64_t starts = w & ~prev, ends = ~w & prev;
         for (;;) {
-            unsigned b = 0;
             if (!open) {
                 if (!starts)
                     break;
-                b = (unsigned)__builtin_ctzll(starts);
+                wstart = i + (size_t)__builtin_ctzll(starts);
                 starts &= starts - 1;
-                wstart = i + b;
                 open = 1;
-                upper = 0;
             }
-            if (!ends) {
-                upper |= u & ~bits_below(b);
+            if (!ends)
                 break;
-            }
             unsigned e = (unsigned)__builtin_ctzll(ends);
             ends &= ends - 1;
-            upper |= u & bits_below(e) & ~bits_below(b);
             open = 0;
-            int rc = ascii_word(s, p + wstart, i + e - wstart, upper != 0);
+            int rc = ascii_word(s, p + wstart, i + e - wstart, len - wstart);
             if (rc)
                 return rc;
         }
@@ -202,8 +236,13 @@ static inline size_t ascii_run(const uint8_t *p, size_t i, size_t len,
 /*-************************************
  *  The word buffer
  **************************************/
+/* Room for `more` bytes after the word, and JR_WC_PAD after those: the
+ * word is emitted from here. */
 static int grow_word(jr_wc_scan *s, size_t more)
 {
+    if (more > SIZE_MAX - JR_WC_PAD)
+        return JR_ENOMEM;
+    more += JR_WC_PAD;
     size_t cap = s->wcap ? s->wcap : 64;
     while (cap - s->wlen < more) {
         if (cap > SIZE_MAX / 2)
@@ -220,10 +259,12 @@ static int grow_word(jr_wc_scan *s, size_t more)
 
 static inline int reserve(jr_wc_scan *s, size_t more)
 {
-    return s->wcap - s->wlen >= more ? 0 : grow_word(s, more);
+    return s->wcap - s->wlen >= more + JR_WC_PAD ? 0 : grow_word(s, more);
 }
 
-/* Append ASCII word bytes, lowercased. */
+/* Append ASCII word bytes, lowercased: eight at a time from 8 bytes on,
+ * the last eight overlapping the ones before (their common bytes are
+ * written twice, alike). */
 static int put_ascii(jr_wc_scan *s, const uint8_t *p, size_t len)
 {
     if (s->discard)
@@ -231,9 +272,15 @@ static int put_ascii(jr_wc_scan *s, const uint8_t *p, size_t len)
     if (reserve(s, len) < 0)
         return JR_ENOMEM;
     uint8_t *w = s->word + s->wlen;
-    for (size_t i = 0; i < len; i++)
-        w[i] = ascii_lower(p[i]);
     s->wlen += len;
+    if (len < 8) {
+        for (size_t i = 0; i < len; i++)
+            w[i] = ascii_lower(p[i]);
+        return 0;
+    }
+    for (size_t i = 0; i + 8 < len; i += 8)
+        store8(w + i, lower8(load8(p + i)));
+    store8(w + len - 8, lower8(load8(p + len - 8)));
     return 0;
 }
 
@@ -342,11 +389,24 @@ static int word_rest(jr_wc_scan *s, const uint8_t *p, size_t len, size_t *at)
     return 0;
 }
 
-/* An ASCII word p[0..len) whole in the piece, ended by an ASCII byte. */
-static int ascii_word(jr_wc_scan *s, const uint8_t *p, size_t len, int upper)
+/* An ASCII word p[0..len) whole in the piece, ended by an ASCII byte;
+ * avail bytes can be read from p.  A short word is lowered into s->small
+ * with no branch on its length or its case, a long one is emitted from
+ * the input when it has no A-Z. */
+static int ascii_word(jr_wc_scan *s, const uint8_t *p, size_t len, size_t avail)
 {
-    if (!upper)
-        return s->emit(s->arg, p, len);
+    if (len <= JR_WC_PAD && avail >= JR_WC_PAD) {
+        s->small[0] = lower8(load8(p) & first_bytes(len));
+        s->small[1] = lower8(load8(p + 8) & first_bytes(len < 8 ? 0 : len - 8));
+        return s->emit(s->arg, (const uint8_t *)s->small, len);
+    }
+    if (len > JR_WC_PAD) {
+        int upper = upper8(load8(p + len - 8));
+        for (size_t i = 0; i + 8 < len && !upper; i += 8)
+            upper = upper8(load8(p + i));
+        if (!upper)
+            return s->emit(s->arg, p, len);
+    }
     s->wlen = 0;
     int rc = put_ascii(s, p, len);
     return rc ? rc : s->emit(s->arg, s->word, s->wlen);
@@ -391,7 +451,7 @@ static int scan(jr_wc_scan *s, const uint8_t *p, size_t len, int tail,
             unsigned upper = 0;
             i = ascii_run(p, i, len, &upper);
             if (i < len && p[i] < 0x80) {
-                rc = ascii_word(s, p + start, i - start, upper != 0);
+                rc = ascii_word(s, p + start, i - start, len - start);
                 if (rc)
                     return rc;
                 i++;

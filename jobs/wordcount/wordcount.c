@@ -49,9 +49,12 @@ int jr_wc_chunk(jr_wc_scan *s, const uint8_t *data, size_t len,
 /*-************************************
  *  The job
  **************************************/
+_Static_assert(JR_WC_PAD == JR_EMIT_PAD, "the scanner pads words as "
+                                         "jr_emit_padded() asks");
+
 static int emit_word(void *ctx, const uint8_t *word, size_t len)
 {
-    return jr_emit(ctx, word, len, 1);
+    return jr_emit_padded(ctx, word, len, 1);
 }
 
 static int more(void *ctx, const uint8_t **p, size_t *len)

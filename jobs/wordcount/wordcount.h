@@ -43,8 +43,11 @@
 extern const jr_job jr_job_wordcount;
 
 /* Called once per word with its lowercased UTF-8 bytes, borrowed for the
- * call only.  A non-zero return stops the scan, which returns it. */
+ * call only; word[0 .. max(len, JR_WC_PAD)) can be read (what
+ * jr_emit_padded asks).  A non-zero return stops the scan, which returns
+ * it. */
 typedef int (*jr_wc_emit_fn)(void *arg, const uint8_t *word, size_t len);
+#define JR_WC_PAD 16
 
 /* A scanner, in caller storage: jr_wc_scan_init() / jr_wc_scan_fini().
  * Fields are private. */
@@ -57,6 +60,7 @@ typedef struct jr_wc_scan {
     size_t nseq;
     int in_word; /* the last unit was a word character */
     int discard; /* the word in progress is not ours: do not emit it */
+    uint64_t small[2]; /* a short ASCII word, lowered and zero-padded */
 } jr_wc_scan;
 
 /* Set up s to report words to emit(arg, ...).  Allocates nothing: the
