@@ -331,7 +331,8 @@ enum jr_diag_kind {
 };
 
 typedef struct jr_run_opts {
-    size_t chunk_size; /* bytes per chunk of a file; 0: 4 MiB */
+    size_t chunk_size;    /* bytes per chunk of a file; 0: 4 MiB, and less
+                             for the last chunks (workers end together) */
     uint64_t chunk_count; /* indices per chunk of a generated input; 0: 1000 */
     const void *params;   /* bytes given to every chunk (copied, <= 64 KiB) */
     size_t params_len;

@@ -74,6 +74,7 @@ typedef struct jr_run {
     int rc;            /* first fatal error */
     int input_errors;
     uint64_t bytes_total;
+    uint64_t file_bytes_left; /* of files, not in a task yet */
 } jr_run;
 
 /* Append a task (zeroed but for kind); @return its index or -1. */

@@ -5,6 +5,7 @@
  * segments, and results cut into parts that threads merge at once.
  */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -252,6 +253,83 @@ typedef struct diags {
     int n;
     char last[512];
 } diags;
+
+/* Emits the chunk's length, zero-padded so that key order is size order. */
+static int emit_len(jr_map_ctx *ctx, const jr_chunk *ch)
+{
+    char key[32];
+    int n = snprintf(key, sizeof key, "%020zu", ch->len);
+    return jr_emit(ctx, key, (size_t)n, 1);
+}
+
+/* The sizes of the tasks a pool cut `bytes` of files into: counts[] per
+ * size, ascending; @return how many sizes. */
+static size_t task_sizes(const char *dir, unsigned workers, size_t chunk,
+                         size_t sizes[64], uint64_t counts[64])
+{
+    jr_job job = {.name = "sizes", .map = emit_len};
+    jr_opts o = {.workers = workers};
+    jr_pool *p = NULL;
+    jr_input *in = NULL;
+    jr_result *res = NULL;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    cr_assert_eq(jr_input_new(&in), 0);
+    cr_assert_eq(jr_input_add_path(in, dir, 0), 0);
+    jr_run_opts ro = {.chunk_size = chunk};
+    cr_assert_eq(jr_pool_run(p, &job, in, &ro, &res), 0, "%s",
+                 jr_pool_errmsg(p));
+    const void *key;
+    size_t klen, n = 0;
+    uint64_t v;
+    while (jr_result_next(res, &key, &klen, &v) == 1) {
+        cr_assert_lt(n, 64);
+        sizes[n] = (size_t)strtoull(key, NULL, 10);
+        counts[n++] = v;
+    }
+    jr_result_destroy(&res);
+    jr_input_destroy(&in);
+    jr_pool_destroy(&p);
+    return n;
+}
+
+/* By default a large input is cut into 4 MiB tasks and the last ones are
+ * smaller, down to 256 KiB, so that workers finish together; a chunk size
+ * the caller chose is kept to the end.  Every byte is in one task. */
+Test(pool, the_last_tasks_of_files_are_smaller_unless_a_chunk_size_is_given,
+     .timeout = 60)
+{
+    char dir[] = "/tmp/jr-test-tail.XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/big", dir);
+    size_t len = (size_t)40 << 20;
+    char *text = calloc(1, len);
+    cr_assert_eq(jr_test_write_file(path, text, len), 0);
+    free(text);
+    size_t sizes[64];
+    uint64_t counts[64], total = 0, tasks = 0;
+    size_t n = task_sizes(dir, 2, 0, sizes, counts);
+    for (size_t i = 0; i < n; i++) {
+        total += sizes[i] * counts[i];
+        tasks += counts[i];
+        cr_assert_leq(sizes[i], (size_t)4 << 20);
+    }
+    cr_assert_eq(total, len);
+    cr_assert_eq(sizes[n - 1], (size_t)4 << 20, "most tasks are 4 MiB");
+    cr_assert_geq(counts[n - 1], 6);
+    cr_assert_geq(n, 6, "a tail of smaller tasks: %zu sizes", n);
+    cr_assert_leq(sizes[0], (size_t)256 << 10, "the last is 256 KiB or less");
+    cr_assert_leq(sizes[1], (size_t)1 << 20, "the tail goes below 1 MiB");
+    cr_assert_lt(tasks, 24, "and stays short: %" PRIu64 " tasks", tasks);
+
+    n = task_sizes(dir, 2, (size_t)3 << 20, sizes, counts);
+    cr_assert_eq(n, 2, "3 MiB tasks and the rest: %zu sizes", n);
+    cr_assert_eq(sizes[0], (size_t)1 << 20);
+    cr_assert_eq(counts[0], 1);
+    cr_assert_eq(sizes[1], (size_t)3 << 20);
+    cr_assert_eq(counts[1], 13);
+    unlink(path);
+    rmdir(dir);
+}
 
 static void keep_diag(void *arg, int kind, const char *name, uint64_t line,
                       const char *msg)
