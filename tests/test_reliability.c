@@ -634,6 +634,43 @@ REL_TEST(t02_a_worker_dying_before_done_is_not_counted_twice, 60)
     free(ref);
 }
 
+/* A worker's emits may wait in its table's cache of frequent keys when its
+ * tasks are done (nothing drains it before the flush): with eight words,
+ * all of them do.  Its tasks still count as not yet safe, so when it dies
+ * in a later task they are run again, and no count is lost. */
+REL_TEST(t02_tasks_whose_words_all_wait_in_a_cache_are_redone_after_a_death, 60)
+{
+    char corpus[256];
+    path_in(corpus, sizeof corpus, "t02b.txt");
+    gen_corpus(corpus, 1u << 20, 5, 8);
+    const char *job[] = {"wordcount", corpus, NULL};
+    size_t reflen;
+    char *ref = clean_ref(&reflen, job);
+    run r;
+    run_start(&r, "kill@map:task=5:attempt=1", "-j", "1", "--no-progress",
+              "--stats", "--chunk-size", "64k", "wordcount", corpus, NULL);
+    run_finish(&r, 30000);
+    assert_code(&r, 0);
+    assert_same_output(&r, ref, reflen);
+    /* gen_corpus() writes ten words a line: every one counted. */
+    unsigned long long words = 0, tasks = 0;
+    stats_field(r.errbuf, " words,", &words);
+    stats_field(r.errbuf, " tasks,", &tasks);
+    fprintf(stderr,
+            "[T02] 8 words, killed in task 5: %llu words, %llu "
+            "tasks\n",
+            words, tasks);
+    size_t len;
+    char *text = jr_test_read_file(corpus, &len);
+    cr_assert_not_null(text);
+    cr_assert_eq(words, 10ull * (unsigned)jr_test_count_lines(text), "%s",
+                 r.errbuf);
+    free(text);
+    assert_clean(&r);
+    run_free(&r);
+    free(ref);
+}
+
 /*-************************************
  *  T03  a stopped worker
  **************************************/

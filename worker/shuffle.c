@@ -52,15 +52,17 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
 {
     jr_table *t = ctx->table;
     *idx = JR_NO_SEG;
-    if (jr_table_count(t) == 0)
-        return 0;
+    int rc = jr_table_drain(t); /* the emits still queued */
+    if (rc < 0 || jr_table_count(t) == 0)
+        return rc;
 
     size_t hdr = 8 + 8 * ((size_t)nparts + 1);
     uint64_t *left = calloc(nparts, sizeof *left);
     uint8_t *head = malloc(hdr);
     jr_shm_writer *w = calloc(nparts, sizeof *w);
     uint32_t nw = 0;
-    int fd = -1, rc = JR_ENOMEM;
+    int fd = -1;
+    rc = JR_ENOMEM;
     if (!left || !head || !w)
         goto out;
 

@@ -696,6 +696,11 @@ size_t jr_table_key_bytes(const jr_table *t)
     return t->key_bytes;
 }
 
+int jr_table_empty(const jr_table *t)
+{
+    return t->count == 0 && t->qlen == 0 && t->nfront == 0;
+}
+
 int jr_table_count_parts(jr_table *t, uint32_t nparts)
 {
     if (nparts == 0 || t->count || t->qlen || t->nfront)

@@ -80,6 +80,9 @@ size_t jr_table_slots(const jr_table *t);
 size_t jr_table_count(const jr_table *t);
 size_t jr_table_key_bytes(const jr_table *t);
 
+/* Whether nothing was added since the last clear, queued adds included. */
+int jr_table_empty(const jr_table *t);
+
 /* Keep the same two counts per partition of jr_part_of(hash, nparts), so
  * that the flush lays out a map output without a pass over the slots.
  * On an empty table only.  @return 0, JR_ENOMEM, JR_EINVAL (not empty,

@@ -426,8 +426,7 @@ static int do_task(worker *w, uint64_t task, uint32_t attempt,
         return rc;
     /* Dirty: this worker's table holds emits not yet flushed, so the task
      * is not safe until the next FLUSHED. */
-    jr_put_u32(w->reply.data,
-               w->ctx.table && jr_table_count(w->ctx.table) > 0);
+    jr_put_u32(w->reply.data, w->ctx.table && !jr_table_empty(w->ctx.table));
     return 0;
 }
 

@@ -184,8 +184,9 @@ struct jr_map_ctx {
 /* Start a piece: clear out/reports/lines and set up reading past its end
  * from fd at next_off (fd -1: nothing more to read). */
 void jr_mapctx_begin(struct jr_map_ctx *ctx, int fd, uint64_t next_off);
-/* After a map callback: finish its queued emits and take the first error
- * any of its calls met (0 when none), clearing it. */
+/* After a map callback: take the first error any of its calls met (0 when
+ * none), clearing it.  Its emits may still wait in the table's queue,
+ * which the flush drains. */
 int jr_mapctx_end(struct jr_map_ctx *ctx);
 
 /* Flush the worker's table into a new segment split into nparts by key
