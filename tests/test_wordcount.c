@@ -780,6 +780,48 @@ Test(table, a_million_keys_take_48_mb_of_slots_not_64)
     jr_table_destroy(&t);
 }
 
+/* Fill 2^20 slots up to `keys` keys ("w0", "w1", ...): @return the slots
+ * then. */
+static size_t slots_after(jr_table *t, size_t keys)
+{
+    char key[32];
+    for (size_t i = jr_table_count(t); i < keys; i++) {
+        int len = snprintf(key, sizeof key, "w%zx", i);
+        cr_assert_eq(jr_table_add(t, key, (size_t)len, 1), 0);
+    }
+    cr_assert_eq(jr_table_count(t), keys);
+    return jr_table_slots(t);
+}
+
+/* A table of 2^20 slots holds 733,999 keys (70%) before it grows, or
+ * 838,856 (80%) once 90% of the bytes foreseen are done. */
+Test(table, grows_at_80_percent_full_late_in_a_large_input)
+{
+    size_t big = (size_t)1 << 20;
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    cr_assert_eq(jr_table_expect(t, 500000), 0);
+    cr_assert_eq(slots_after(t, 733999), big);
+    cr_assert_eq(jr_table_foresee(t, 89, 100), 0);
+    cr_assert_eq(slots_after(t, 734000), big + big / 2, "89%: not late");
+    jr_table_destroy(&t);
+
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    cr_assert_eq(jr_table_expect(t, 500000), 0);
+    cr_assert_eq(slots_after(t, 700000), big);
+    cr_assert_eq(jr_table_foresee(t, 90, 100), 0);
+    cr_assert_eq(slots_after(t, 838856), big);
+    cr_assert_eq(slots_after(t, 838857), big + big / 2);
+    jr_table_destroy(&t);
+
+    /* Small tables still double at 70%, late or not. */
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    cr_assert_eq(jr_table_foresee(t, 100, 100), 0);
+    cr_assert_eq(slots_after(t, 714), 1024);
+    cr_assert_eq(slots_after(t, 715), 2048);
+    jr_table_destroy(&t);
+}
+
 /* A table told how many keys to expect moves to that size at once (keys
  * intact), never past 2^20 slots; foreseen from the bytes done, the keys
  * so far grow by the square root of the bytes still to come, then by the
