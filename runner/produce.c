@@ -21,7 +21,7 @@
 #include "runner/engine.h"
 
 #define BATCH_PIECES 256
-/* The smallest task of files that tail_len() makes. */
+/* The smallest task of files that task_len() makes. */
 #define TAIL_MIN ((uint64_t)256 << 10)
 #define SLOT_ARENA_N 100000 /* name index of the slot arena */
 #define STREAM_IDLE_NS (20u * 1000000u)

@@ -409,7 +409,7 @@ static void release(jr_table *t, size_t from, size_t to)
  * few, and a growth (every entry moved into an array 1.5 times as large,
  * in fresh memory: 30 ms at 734,000 keys, and 16 MiB more) costs more
  * than the longer probes for the rest of the input.  At -j 2 on the
- * bench corpus a worker ends with 580,000 to 750,000 keys, depending on
+ * bench corpus a worker ends with 580,000 to 765,000 keys, depending on
  * the tasks it got: one in four runs grew at 734,000 in its last tasks,
  * which held up the other worker as long. */
 static size_t fill_limit(const jr_table *t)
