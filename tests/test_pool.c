@@ -262,8 +262,9 @@ static int emit_len(jr_map_ctx *ctx, const jr_chunk *ch)
     return jr_emit(ctx, key, (size_t)n, 1);
 }
 
-/* The sizes of the tasks a pool cut `bytes` of files into: counts[] per
- * size, ascending; @return how many sizes. */
+/* The sizes of the tasks a pool of `workers` cuts the files under dir
+ * into (chunk 0: the default), ascending, with how many tasks had each in
+ * counts[]; @return how many sizes. */
 static size_t task_sizes(const char *dir, unsigned workers, size_t chunk,
                          size_t sizes[64], uint64_t counts[64])
 {

@@ -780,8 +780,8 @@ Test(table, a_million_keys_take_48_mb_of_slots_not_64)
     jr_table_destroy(&t);
 }
 
-/* Fill 2^20 slots up to `keys` keys ("w0", "w1", ...): @return the slots
- * then. */
+/* Add keys "w0", "w1", ... until t holds `keys` of them: @return its
+ * slots then. */
 static size_t slots_after(jr_table *t, size_t keys)
 {
     char key[32];
