@@ -399,7 +399,10 @@ JR_API void jr_result_destroy(jr_result **res);
 
 /* Figures of the last run, for --stats. */
 typedef struct jr_stats {
-    double map_s, reduce_s, merge_s; /* phase wall times */
+    /* Phase wall times: map_s until every task is mapped (flushes that
+     * stream slots needed on the way included), flush_s from then until
+     * the workers' tables are all in shared memory, reduce_s, merge_s. */
+    double map_s, flush_s, reduce_s, merge_s;
     uint64_t bytes;                  /* input bytes mapped */
     uint64_t tasks, retries;
     uint64_t nworkers;

@@ -41,11 +41,11 @@ static void print_stats(cli *c, const jr_result *res, uint64_t words,
     jr_stats st;
     jr_pool_stats(c->pool, &st);
     fprintf(stderr,
-            "jobrun: stats: map %.3f s, reduce %.3f s, merge and output "
-            "%.3f s\n"
+            "jobrun: stats: map %.3f s, flush %.3f s, reduce %.3f s, merge "
+            "and output %.3f s\n"
             "jobrun: stats: %llu bytes, %llu words, %llu distinct words, "
             "%llu tasks, %llu retries\n",
-            st.map_s, st.reduce_s, st.merge_s + out_s,
+            st.map_s, st.flush_s, st.reduce_s, st.merge_s + out_s,
             (unsigned long long)st.bytes, (unsigned long long)words,
             (unsigned long long)jr_result_count(res),
             (unsigned long long)st.tasks, (unsigned long long)st.retries);

@@ -660,6 +660,18 @@ static int start_reduce(jr_run *r)
     return 0;
 }
 
+/* Every task mapped: none waits or runs, though the last ones may still
+ * sit in the workers' tables, unflushed. */
+static int all_mapped(const jr_run *r)
+{
+    if (!r->produced_all || r->qlen > 0)
+        return 0;
+    for (unsigned i = 0; i < r->p->nworkers; i++)
+        if (r->p->w[i].nheld > 0)
+            return 0;
+    return 1;
+}
+
 static int map_done(const jr_run *r)
 {
     return r->produced_all && r->ncommitted == r->nt &&
@@ -671,6 +683,7 @@ static int loop(jr_run *r)
 {
     jr_pool *p = r->p;
     uint64_t last_progress = 0, t0 = jr_now_ns();
+    uint64_t mapped = 0; /* when all_mapped() last became true */
     for (;;) {
         if (r->rc)
             return r->rc;
@@ -682,9 +695,14 @@ static int loop(jr_run *r)
         deliver(r);
         if (r->rc)
             return r->rc;
+        /* A worker's death can hand mapped tasks back: map again. */
+        if (!r->reducing)
+            mapped = !all_mapped(r) ? 0 : mapped ? mapped : jr_now_ns();
         if (!r->reducing && map_done(r)) {
-            p->stats.map_s = (double)(jr_now_ns() - t0) / 1e9;
-            t0 = jr_now_ns();
+            uint64_t now = jr_now_ns();
+            p->stats.map_s = (double)(mapped - t0) / 1e9;
+            p->stats.flush_s = (double)(now - mapped) / 1e9;
+            t0 = now;
             if (!r->job || r->mapouts.len == 0)
                 return 0;
             if ((rc = start_reduce(r)) < 0)

@@ -1578,7 +1578,17 @@ Test(cli, stats_go_to_stderr_and_leave_the_output_unchanged)
     cr_assert(strstr(p.err, "jobrun: stats: 6 bytes, 3 words, 2 distinct "
                             "words, "),
               "%s", p.err);
-    cr_assert(strstr(p.err, ", merge and output "), "%s", p.err);
+    /* Every phase, in order, none negative. */
+    double ph[4];
+    int end = 0;
+    cr_assert_eq(sscanf(p.err,
+                        "jobrun: stats: map %lf s, flush %lf s, reduce %lf s, "
+                        "merge and output %lf s\n%n",
+                        &ph[0], &ph[1], &ph[2], &ph[3], &end),
+                 4, "%s", p.err);
+    cr_assert(end > 0, "%s", p.err);
+    for (int i = 0; i < 4; i++)
+        cr_assert(ph[i] >= 0, "%s", p.err);
     jr_test_proc_free(&p);
     /* Past --top the counts are still summed: every word is counted. */
     p = jobrun(ARGS("--stats", "wordcount", "--top", "1", "in.txt"));
