@@ -298,8 +298,8 @@ int cli_factor(cli *c, int argc, char **argv)
                 "retries\n",
                 (unsigned long long)x.st.numbers,
                 (unsigned long long)x.st.primes, (int)x.st.largest_len,
-                x.st.largest, st.map_s, (unsigned long long)st.tasks,
-                (unsigned long long)st.retries);
+                x.st.largest, st.map_s + st.flush_s, /* no table to flush */
+                (unsigned long long)st.tasks, (unsigned long long)st.retries);
     }
     return cli_status(rc == 0 && closed_in ? JR_EINPUT : rc);
 }
