@@ -44,7 +44,7 @@ int jr_lz4_unpack(const void *src, size_t len, size_t cap, jr_buf *dst)
     int rc = jr_buf_reserve(dst, raw);
     if (rc < 0)
         return rc;
-    char empty; /* LZ4 wants a valid pointer even for 0 bytes */
+    char empty = 0; /* LZ4 wants a valid pointer even for 0 bytes */
     char *out = raw ? (char *)dst->data + dst->len : &empty;
     int n = LZ4_decompress_safe((const char *)p + 4, out, (int)(len - 4),
                                 (int)raw);
