@@ -700,7 +700,9 @@ static int loop(jr_run *r)
             mapped = !all_mapped(r) ? 0 : mapped ? mapped : jr_now_ns();
         if (!r->reducing && map_done(r)) {
             uint64_t now = jr_now_ns();
-            if (mapped == 0) /* a task still running twice, say */
+            /* Not expected (a worker still holding a task that another
+             * attempt committed), but a time since 0 would be absurd. */
+            if (mapped == 0)
                 mapped = now;
             p->stats.map_s = (double)(mapped - t0) / 1e9;
             p->stats.flush_s = (double)(now - mapped) / 1e9;
