@@ -160,7 +160,7 @@ int jr_shm_writer_init(jr_shm_writer *w, int fd, uint64_t off, size_t cap)
 {
     cap = cap < 4096 ? 4096 : cap > JR_SHM_WRITER_MAX ? JR_SHM_WRITER_MAX : cap;
     *w = (jr_shm_writer){.fd = fd, .off = off, .cap = cap};
-    w->buf = malloc(cap);
+    w->buf = malloc(cap + JR_SHM_WRITER_SLACK);
     if (!w->buf)
         w->rc = JR_ENOMEM;
     return w->rc;

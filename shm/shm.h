@@ -75,9 +75,14 @@ typedef struct jr_shm_writer {
  * JR_SHM_WRITER_MAX; at least 4 KiB are taken).  @return 0, JR_ENOMEM. */
 int jr_shm_writer_init(jr_shm_writer *w, int fd, uint64_t off, size_t cap);
 
-/* n bytes to fill at the next offset, valid until the next call; NULL
- * after an error, or when n is larger than the buffer (put() takes any
- * length). */
+/* Bytes past a room that may be written too: they are not written out,
+ * and the next room starts on them.  A caller copies a short field as
+ * whole words this way, not by a memcpy of a variable length (a call). */
+#define JR_SHM_WRITER_SLACK 16
+
+/* n bytes to fill at the next offset, and JR_SHM_WRITER_SLACK after
+ * them that are scratch, valid until the next call; NULL after an error,
+ * or when n is larger than the buffer (put() takes any length). */
 uint8_t *jr_shm_writer_room(jr_shm_writer *w, size_t n);
 
 /* Append n bytes, of any length. */

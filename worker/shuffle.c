@@ -18,22 +18,28 @@
 #include "worker/table.h"
 #include "worker/worker.h"
 
-static uint8_t *put_rec(uint8_t *p, const void *key, size_t klen, uint64_t v)
-{
-    jr_put_u32(p, (uint32_t)klen);
-    jr_put_u64(p + 4, v);
-    memcpy(p + JR_REC_HDR, key, klen);
-    return p + JR_REC_HDR + klen;
-}
+/* Keys of at most this many bytes, with as many readable from their
+ * start, are copied as two words into the writer's slack. */
+#define PADDED_KEY 16
+_Static_assert(PADDED_KEY <= JR_SHM_WRITER_SLACK &&
+                   PADDED_KEY == JR_TABLE_INLINE,
+               "a table's short key, read whole, fits the writer's slack");
 
 /* Append a record to w: built in its buffer where it fits, else (a huge
- * key) written as it is. */
+ * key) written as it is.  padded: PADDED_KEY bytes can be read at key.
+ * Most keys are short: a memcpy of their variable length was a call per
+ * record, in the flush and in the run's writing alike. */
 static void write_rec(jr_shm_writer *w, const void *key, size_t klen,
-                      uint64_t v)
+                      uint64_t v, int padded)
 {
     uint8_t *p = jr_shm_writer_room(w, JR_REC_HDR + klen);
     if (p) {
-        put_rec(p, key, klen, v);
+        jr_put_u32(p, (uint32_t)klen);
+        jr_put_u64(p + 4, v);
+        if (padded && klen <= PADDED_KEY)
+            memcpy(p + JR_REC_HDR, key, PADDED_KEY);
+        else
+            memcpy(p + JR_REC_HDR, key, klen);
         return;
     }
     uint8_t hdr[JR_REC_HDR];
@@ -116,7 +122,7 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
             break;
         }
         left[p] -= JR_REC_HDR + klen;
-        write_rec(&w[p], key, klen, v);
+        write_rec(&w[p], key, klen, v, klen <= JR_TABLE_INLINE);
         rc = w[p].rc;
     }
     for (uint32_t p = 0; p < nw; p++) {
@@ -380,6 +386,7 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     jr_put_u64(hdr + 24, end);
     jr_shm_writer_put(&wr, hdr, JR_RUN_HDR);
     uint64_t at = JR_RUN_HDR;
+    uint8_t k[PADDED_KEY] = {0}; /* a short key, from its record's prefixes */
     for (size_t i = 0; i < m.n; i++) {
         /* Sorted records point all over the map outputs; a key of 12
          * bytes or fewer (nearly every word) is in its record already. */
@@ -388,10 +395,12 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
         if (i % JR_RUN_STRIDE == 0)
             jr_put_u64(index + 8 * (i / JR_RUN_STRIDE), at);
         const jr_orec *r = &m.recs[i];
-        uint8_t k[12];
-        if (r->klen <= 12)
+        if (r->klen <= 12) {
             jr_orec_short_key(r, k);
-        write_rec(&wr, r->klen <= 12 ? k : r->key, r->klen, r->v);
+            write_rec(&wr, k, r->klen, r->v, 1);
+        } else {
+            write_rec(&wr, r->key, r->klen, r->v, 0); /* read no further */
+        }
         at += JR_REC_HDR + r->klen;
     }
 #ifdef JR_FAULT

@@ -28,7 +28,7 @@
 #include "util/util.h"
 #include "worker/table.h"
 
-#define INLINE_MAX 16
+#define INLINE_MAX JR_TABLE_INLINE
 #define FIRST_CAP 1024
 /* From this many slots (32 MB) the table grows by the finer steps: a
  * table of a million words grew from 32 to 64 MB; now to 48 MB.  Below,

@@ -95,8 +95,12 @@ uint32_t jr_table_nparts(const jr_table *t);
 void jr_table_part(const jr_table *t, uint32_t p, size_t *keys,
                    size_t *key_bytes);
 
+/* Keys of at most this many bytes lie in their entries, zero-padded. */
+#define JR_TABLE_INLINE 16
+
 /* Iterate: *cursor starts at 0.  Sets the entry's key (borrowed until the
- * table changes), value and tag: the key's jr_hash() with its low 8 bits
+ * table changes; a key of JR_TABLE_INLINE bytes or fewer has that many
+ * readable), value and tag: the key's jr_hash() with its low 8 bits
  * replaced by a length code, the same for the key in every table (the
  * shuffle partitions by its high bits).  @return 1 with an entry, 0 at
  * the end. */
