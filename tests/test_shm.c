@@ -376,6 +376,18 @@ Test(shm, a_writer_fills_a_sparse_segment_in_order_through_its_descriptor)
         memcpy(want + n, bytes, piece);
         n += piece;
     }
+    /* Small rooms only, over a few buffers: some end at the buffer's end,
+     * where the slack is all that lies after them. */
+    for (size_t k = 0; k < 3 * w.cap; k++) {
+        size_t piece = 1 + k % 5;
+        uint8_t *p = jr_shm_writer_room(&w, piece);
+        cr_assert_not_null(p);
+        for (size_t i = 0; i < piece; i++)
+            p[i] = want[n + i] =
+                (uint8_t)((x = x * 1103515245u + 12345u) >> 24);
+        memset(p + piece, 0xee, JR_SHM_WRITER_SLACK);
+        n += piece;
+    }
     cr_assert_eq(jr_shm_writer_fini(&w), 0);
     cr_assert_null(w.buf);
     struct stat st;
