@@ -20,25 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_time.h"
 #include "jobs/wordcount/wordcount.h"
 #include "worker/table.h"
 
 #define PIECE ((size_t)4 << 20)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* What a stage's emit callback adds to. */
 typedef struct sinkc {
@@ -185,9 +172,7 @@ int main(int argc, char **argv)
            (unsigned long long)words, distinct, runs);
     for (int k = 0; k < NSTAGES; k++) {
         double *v = t + k * runs;
-        qsort(v, (size_t)runs, sizeof *v, cmp_d);
-        double med =
-            runs % 2 ? v[runs / 2] : (v[runs / 2 - 1] + v[runs / 2]) / 2;
+        double med = median(v, runs);
         printf("%-10s median %.3f s  min %.3f s  %.1f ns/word\n",
                stages[k].name, med, v[0],
                words ? med * 1e9 / (double)words : 0.0);
