@@ -613,6 +613,25 @@ static int add_pending(jr_table *t, const pending *p)
     return add_long(t, p->tag, p->bytes, p->klen, p->value);
 }
 
+/* The cache lines where a probe for tag begins: its slot's, and the next
+ * one, which a probe reaches when the slot's entry (two to a line) is not
+ * its key.  At 70% full that is often so for a new key or one that moved
+ * on: on input of many distinct words, where nearly every add misses the
+ * front, the second line saves a quarter of the map (bench_map on `seq 1
+ * 6000000`: 1.24-1.34 s -> 0.92-1.00); on prose it changes nothing
+ * measurable.  next <= cap (cap is even): at the array's end it
+ * names the end, which a prefetch may (it never faults); the wrap to slot
+ * 0 is left to the probe (one slot in cap).  Always inlined: as a
+ * function of its own, gcc 12 found it free of side effects (a prefetch
+ * has none) and dropped every call. */
+static inline __attribute__((always_inline)) void
+prefetch_probe(const jr_table *t, uint64_t tag)
+{
+    size_t i = slot_of(t, tag), next = (i | 1) + 1;
+    __builtin_prefetch(&t->ents[i]);
+    __builtin_prefetch(&t->ents[next]);
+}
+
 /* Queue an add for a later call, its slot prefetched. */
 static pending *enqueue(jr_table *t, int *rc)
 {
@@ -655,7 +674,7 @@ static inline int front_add(jr_table *t, uint64_t k0, uint64_t k1, size_t klen,
         p->k0 = f->k0;
         p->k1 = f->k1;
         p->tag = tag_of(hash_inline(f->k0, f->k1, p->klen), p->klen);
-        __builtin_prefetch(&t->ents[slot_of(t, p->tag)]);
+        prefetch_probe(t, p->tag);
     }
     *f = (ent){code, v, k0, k1};
     return rc;
@@ -673,7 +692,7 @@ static int add_soon_long(jr_table *t, const void *key, size_t klen, uint64_t v)
     p->value = v;
     memcpy(p->bytes, key, klen);
     p->tag = tag_of(hash_long(p->bytes, klen), klen);
-    __builtin_prefetch(&t->ents[slot_of(t, p->tag)]);
+    prefetch_probe(t, p->tag);
     return rc;
 }
 
