@@ -618,12 +618,12 @@ static int add_pending(jr_table *t, const pending *p)
  * its key.  At 70% full that is often so for a new key or one that moved
  * on: on input of many distinct words, where nearly every add misses the
  * front, the second line saves a quarter of the map (bench_map on `seq 1
- * 6000000`: 1.24-1.34 s -> 0.92-1.00); on prose it changes nothing
- * measurable.  next <= cap (cap is even): at the array's end it
+ * 6000000`, three rounds: 1.24-1.65 s -> 0.92-1.00); on prose it changes
+ * nothing measurable.  next <= cap (cap is even): at the array's end it
  * names the end, which a prefetch may (it never faults); the wrap to slot
  * 0 is left to the probe (one slot in cap).  Always inlined: as a
- * function of its own, gcc 12 found it free of side effects (a prefetch
- * has none) and dropped every call. */
+ * function of its own, gcc 12 dropped every call to it (a prefetch is no
+ * side effect to it). */
 static inline __attribute__((always_inline)) void
 prefetch_probe(const jr_table *t, uint64_t tag)
 {
