@@ -8,17 +8,29 @@
  * directory twice, by device and inode), FIFOs, sockets and devices inside
  * skipped with a warning.  A directory's entries are read and closed
  * before descending, so a deep tree does not hold one fd per level.
+ *
+ * A regular file is split into tasks by its size, except where that size
+ * says nothing of its contents: procfs and cgroup files report 0 bytes
+ * and sysfs ones a page, whatever they hold.  Those, and every file of 0
+ * bytes (an unknown filesystem may do the same), are read to their end as
+ * streams, opened by the master when their turn comes.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "runner/runner.h"
+
+#ifndef CONFIGFS_MAGIC
+#define CONFIGFS_MAGIC 0x62656570 /* not in every linux/magic.h */
+#endif
 
 JR_API int jr_input_new(jr_input **out)
 {
@@ -182,10 +194,55 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Whether the files of a filesystem report sizes unrelated to their
+ * contents (the kernel's pseudo-filesystems). */
+static int sizeless_fs(const struct statfs *sf)
+{
+    switch (sf->f_type) {
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+    case DEBUGFS_MAGIC:
+    case TRACEFS_MAGIC:
+    case SECURITYFS_MAGIC:
+    case CONFIGFS_MAGIC:
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int sizeless_path(const char *path)
+{
+    struct statfs sf;
+    return statfs(path, &sf) == 0 && sizeless_fs(&sf);
+}
+
+/* A regular file: by its size, or as a stream when the size cannot be
+ * trusted.  The stream's fd is not opened here: a walk of /proc meets
+ * thousands of files, and one fd each would run out. */
+static void add_regular(walk *w, const char *path, const struct stat *st,
+                        int sizeless)
+{
+    if (st->st_size > 0 && !sizeless) {
+        jr_src *s = add_src(w, path, JR_SRC_FILE);
+        if (s)
+            s->size = (uint64_t)st->st_size;
+        return;
+    }
+    jr_src *s = add_src(w, path, JR_SRC_FD);
+    if (s) {
+        s->lazy = 1;
+        s->owns_fd = 1;
+    }
+}
+
 static void walk_dir(walk *w, const char *dir, unsigned flags);
 
-/* One entry met inside a directory. */
-static void walk_entry(walk *w, const char *path, unsigned flags)
+/* One entry met inside a directory, on a sizeless filesystem or not (the
+ * directory's: a mount point is a directory, walked with its own). */
+static void walk_entry(walk *w, const char *path, unsigned flags, int sizeless)
 {
     struct stat st;
     if (lstat(path, &st) < 0) {
@@ -199,11 +256,12 @@ static void walk_entry(walk *w, const char *path, unsigned flags)
             problem(w, path, errno);
             return;
         }
+        /* The link may lead to another filesystem. */
+        if (S_ISREG(st.st_mode))
+            sizeless = sizeless_path(path);
     }
     if (S_ISREG(st.st_mode)) {
-        jr_src *s = add_src(w, path, JR_SRC_FILE);
-        if (s)
-            s->size = (uint64_t)st.st_size;
+        add_regular(w, path, &st, sizeless);
     } else if (S_ISDIR(st.st_mode)) {
         if (first_visit(w, &st))
             walk_dir(w, path, flags);
@@ -222,6 +280,8 @@ static void walk_dir(walk *w, const char *dir, unsigned flags)
         problem(w, dir, errno);
         return;
     }
+    struct statfs sf;
+    int sizeless = fstatfs(dirfd(d), &sf) == 0 && sizeless_fs(&sf);
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
@@ -258,7 +318,7 @@ static void walk_dir(walk *w, const char *dir, unsigned flags)
             snprintf(path, len, "%s%s%s", dir,
                      dl && dir[dl - 1] == '/' ? "" : "/", names[i]);
             if (!w->oom)
-                walk_entry(w, path, flags);
+                walk_entry(w, path, flags, sizeless);
             free(path);
         }
         free(names[i]);
@@ -282,9 +342,7 @@ static void walk_top(walk *w, const jr_path *p)
         return;
     }
     if (S_ISREG(st.st_mode)) {
-        jr_src *s = add_src(w, p->path, JR_SRC_FILE);
-        if (s)
-            s->size = (uint64_t)st.st_size;
+        add_regular(w, p->path, &st, sizeless_path(p->path));
     } else if (S_ISDIR(st.st_mode)) {
         if (first_visit(w, &st))
             walk_dir(w, p->path, p->flags);
@@ -345,7 +403,7 @@ int jr_input_expand(const jr_input *in, const jr_run_opts *ro, jr_src **out,
 void jr_srcs_free(jr_src *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (v[i].owns_fd)
+        if (v[i].owns_fd && v[i].fd >= 0)
             close(v[i].fd);
         free(v[i].name);
     }

@@ -12,6 +12,7 @@
  * memory stays bounded however long the input.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -454,6 +455,19 @@ static int produce_items(jr_run *r)
     return 0;
 }
 
+/* Open a lazy stream source when its turn comes.  One that cannot be
+ * opened is reported and left as read to its end. */
+static void open_lazy(jr_run *r, jr_src *s)
+{
+    s->fd = open(s->name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (s->fd < 0) {
+        jr_diag(r->ro, JR_DIAG_INPUT, s->name, 0, strerror(errno));
+        s->errored = 1;
+        r->input_errors++;
+        s->eof = 1;
+    }
+}
+
 int jr_produce(jr_run *r)
 {
     if (r->produced_all)
@@ -468,8 +482,14 @@ int jr_produce(jr_run *r)
         } else if (s->kind == JR_SRC_COUNT) {
             rc = produce_count(r);
         } else {
+            if (s->lazy && s->fd < 0 && !s->eof)
+                open_lazy(r, s);
             rc = stream_step(r, s);
             if (rc == 1) {
+                if (s->lazy && s->fd >= 0) { /* one open at a time */
+                    close(s->fd);
+                    s->fd = -1;
+                }
                 r->next_src++;
                 r->src_pos = 0;
                 r->s_prev[0] = 0;

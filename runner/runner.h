@@ -182,12 +182,14 @@ typedef struct jr_src {
     int kind;
     char *name;         /* owned */
     uint64_t size;      /* FILE: bytes; COUNT: indices; MEM: bytes */
-    int fd;             /* FD: the caller's */
+    int fd;             /* FD: the caller's, the walk's, or -1 until opened */
     const uint8_t *mem; /* MEM: owned by the jr_input */
     uint64_t lines;     /* lines delivered so far (ordered reports) */
     int errored;        /* an input error was reported */
     int eof;            /* FD, MEM: read to the end */
     int owns_fd;        /* FD opened by the walk: closed at the end */
+    int lazy;           /* FD: a regular file read as a stream, opened when
+                           its turn comes and closed at its end */
 } jr_src;
 
 typedef struct jr_path {

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -689,6 +690,128 @@ Test(cli, a_dash_reads_standard_input)
     /* A device named on the command line is a stream too. */
     p = jobrun(ARGS("wordcount", "/dev/null", "file.txt"));
     expect(&p, 0, "1\ty\n1\tz\n", "");
+    jr_test_proc_free(&p);
+    jr_test_assert_clean();
+}
+
+/* The words of the regular files directly in dir, each file followed by
+ * a newline, or NULL when dir cannot be listed or holds no such file. */
+static char *files_of_dir(const char *dir, size_t *len)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    char *text = NULL;
+    *len = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[512];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        size_t n;
+        char *f = read_whole(path, &n);
+        cr_assert(f, "%s: %s", path, strerror(errno));
+        text = realloc(text, *len + n + 1);
+        cr_assert(text);
+        memcpy(text + *len, f, n);
+        text[*len + n] = '\n';
+        *len += n + 1;
+        free(f);
+    }
+    closedir(d);
+    return text;
+}
+
+/* procfs files say they hold 0 bytes and sysfs ones a page, whatever they
+ * hold: jobrun used to count nothing of the first (exit 0) and call the
+ * second shrunk (exit 1).  They count as their contents read to the end,
+ * which the test reads itself and gives jobrun on stdin. */
+Test(cli, files_whose_size_says_nothing_are_read_to_their_end, .timeout = T(30))
+{
+    const char *const files[] = {"/proc/sys/kernel/ostype", "/proc/version",
+                                 "/sys/devices/system/cpu/online"};
+    int tried = 0;
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        size_t n;
+        char *text = read_whole(files[i], &n);
+        if (!text)
+            continue;
+        tried++;
+        /* Twice, a newline between: named twice, the file counts twice. */
+        char *twice = malloc(2 * n + 1);
+        cr_assert(twice);
+        memcpy(twice, text, n);
+        twice[n] = '\n';
+        memcpy(twice + n + 1, text, n);
+        proc want = jobrun_in(text, n, ARGS("wordcount", "-"));
+        proc want2 = jobrun_in(twice, 2 * n + 1, ARGS("wordcount", "-"));
+        cr_assert_eq(want.code, 0, "%s on stdin: %s", files[i], want.err);
+        cr_assert_gt(want.out_len, 0, "%s holds no word", files[i]);
+        proc p = jobrun(ARGS("wordcount", files[i]));
+        expect(&p, 0, want.out, "");
+        jr_test_proc_free(&p);
+        p = jobrun(ARGS("-j", "3", "--chunk-size", "1", "wordcount", files[i],
+                        files[i]));
+        expect(&p, 0, want2.out, "");
+        jr_test_proc_free(&p);
+        jr_test_proc_free(&want);
+        jr_test_proc_free(&want2);
+        free(twice);
+        free(text);
+    }
+    cr_assert_gt(tried, 0, "none of the pseudo files could be read");
+
+    /* A directory on sysfs: its files are streams too. */
+    const char *dir = "/sys/devices/system/cpu/cpu0/topology";
+    size_t n;
+    char *text = files_of_dir(dir, &n);
+    if (text) {
+        proc want = jobrun_in(text, n, ARGS("wordcount", "-"));
+        proc p = jobrun(ARGS("-j", "2", "wordcount", dir));
+        expect(&p, 0, want.out, "");
+        jr_test_proc_free(&p);
+        jr_test_proc_free(&want);
+        free(text);
+    }
+
+    /* factor reads them the same way. */
+    text = read_whole("/proc/sys/kernel/pid_max", &n);
+    if (text) {
+        size_t wlen;
+        char *want = coreutils_run(text, &wlen);
+        proc p = jobrun(ARGS("factor", "/proc/sys/kernel/pid_max"));
+        same_bytes("factor of pid_max", p.out, p.out_len, want, wlen);
+        cr_assert_eq(p.code, 0);
+        jr_test_proc_free(&p);
+        free(want);
+        free(text);
+    }
+    jr_test_assert_clean();
+}
+
+/* Files of 0 bytes are read as streams too (an unknown filesystem may
+ * report 0 for a file that holds something), each opened only when its
+ * turn comes: a directory of more of them than the fd limit allows open
+ * at once is counted whole. */
+Test(cli, many_empty_files_are_counted_with_few_fds, .timeout = T(30))
+{
+    mkdirs("empties");
+    for (int i = 0; i < 300; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "empties/e%03d", i);
+        write_str(name, "");
+    }
+    write_str("empties/words", "b a b");
+    struct rlimit old, low;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 256; /* jobrun's own pool needs a few dozen */
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    proc p = jobrun(ARGS("-j", "2", "wordcount", "empties"));
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    expect(&p, 0, "2\tb\n1\ta\n", "");
     jr_test_proc_free(&p);
     jr_test_assert_clean();
 }
