@@ -78,7 +78,8 @@ JR_API const char *jr_version_string(void);
     XX(EPROTO, -1003, "protocol violation between master and worker")          \
     XX(EJOB, -1004, "the job's callback failed")                               \
     XX(ECANCELED, -1005, "canceled by a signal")                               \
-    XX(EINPUT, -1006, "some input could not be read")
+    XX(EINPUT, -1006, "some input could not be read")                          \
+    XX(EKEYLEN, -1007, "a key longer than 4 GiB - 1 bytes (JR_KEY_MAX)")
 
 #define JR_XX_(name, val, text) JR_##name = (val),
 enum jr_errno { JR_ERRNO_MAP(JR_XX_) JR_ERRNO_LAST_ = 0 };
@@ -204,11 +205,17 @@ typedef struct jr_map_ctx jr_map_ctx;
  *  @return 1 with bytes, 0 at the end of the input, or a negative code. */
 JR_API int jr_chunk_more(jr_map_ctx *ctx, const uint8_t **p, size_t *len);
 
+/* The longest key jr_emit() takes: records carry a key's length in 32
+ * bits. */
+#define JR_KEY_MAX ((size_t)0xffffffffu)
+
 /* jr_emit() :
  *  Add (key, value) to the job's result; values of one key are combined
  *  with job->combine in the worker first (local combining), then across
  *  workers.  key is copied.
- *  @return 0, JR_ENOMEM. */
+ *  @return 0, JR_ENOMEM, or JR_EKEYLEN for a key longer than JR_KEY_MAX
+ *  (nothing is added; the run fails with JR_EKEYLEN, no task retried: no
+ *  attempt would do better). */
 JR_API int jr_emit(jr_map_ctx *ctx, const void *key, size_t klen,
                    uint64_t value);
 
@@ -217,7 +224,7 @@ JR_API int jr_emit(jr_map_ctx *ctx, const void *key, size_t klen,
  *  when klen is shorter (a word in a larger buffer): a short key is then
  *  read by two loads, with no branch on its length, which jr_emit() cannot
  *  do without reading past the key.  The bytes after klen are ignored.
- *  @return 0, JR_ENOMEM. */
+ *  @return 0, JR_ENOMEM, JR_EKEYLEN. */
 #define JR_EMIT_PAD 16
 JR_API int jr_emit_padded(jr_map_ctx *ctx, const void *key, size_t klen,
                           uint64_t value);

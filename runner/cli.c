@@ -126,6 +126,7 @@ int cli_status(int rc)
         return EXIT_USAGE;
     case JR_EWORKER: case JR_ESPAWN: case JR_ENOSPC: case JR_ENOMEM:
     case JR_EMFILE:
+    case JR_EKEYLEN:
         return EXIT_FAILED;
     default:
         return rc > 0 ? rc : EXIT_INTERNAL;

@@ -462,11 +462,12 @@ static void on_fail(jr_run *r, unsigned i, const jr_msg *m)
     if (!t)
         return;
     drop_held(w, (size_t)m->task);
-    if (err == JR_EJOB || t->kind == JR_TASK_ITEMS) {
+    if (err == JR_EJOB || err == JR_EKEYLEN || t->kind == JR_TASK_ITEMS) {
+        /* The job's own verdicts: another attempt would do the same. */
         char d[512];
         jr_task_describe(r, t, d, sizeof d);
-        jr_pool_fail(p, err == JR_EJOB ? JR_EJOB : err, "%s: %s", d, text);
-        fatal(r, err == JR_EJOB ? JR_EJOB : err);
+        jr_pool_fail(p, err, "%s: %s", d, text);
+        fatal(r, err);
         return;
     }
     /* Its table may hold part of the failed task's emits: the worker must

@@ -389,6 +389,46 @@ Test(pool, a_file_cut_short_under_its_mapping_reads_as_zeros_and_is_reported,
     jr_test_assert_clean();
 }
 
+/* A key longer than JR_KEY_MAX cannot be shuffled (records carry 32-bit
+ * lengths; before the check it was cut to its low 32 bits).  jr_emit()
+ * refuses it before reading it, so a small buffer stands in for one. */
+static int emit_a_huge_key(jr_map_ctx *ctx, const jr_chunk *ch)
+{
+    static const char key[JR_EMIT_PAD] = "huge";
+    int rc = jr_emit(ctx, "fine", 4, ch->len);
+    if (rc)
+        return rc;
+    if (jr_emit(ctx, key, JR_KEY_MAX + 1, 1) != JR_EKEYLEN ||
+        jr_emit_padded(ctx, key, JR_KEY_MAX + 1, 1) != JR_EKEYLEN)
+        return 1; /* JR_EJOB: the test fails on the code */
+    return 0;
+}
+
+Test(pool, a_key_longer_than_jr_key_max_fails_the_run_at_once, .timeout = 30)
+{
+    jr_job job = {.name = "hugekey", .map = emit_a_huge_key};
+    jr_opts o = {.workers = 2};
+    jr_pool *p = NULL;
+    jr_input *in = NULL;
+    jr_result *res = NULL;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    cr_assert_eq(jr_input_new(&in), 0);
+    cr_assert_eq(jr_input_add_mem(in, "some bytes", 10, "mem"), 0);
+    int rc = jr_pool_run(p, &job, in, NULL, &res);
+    cr_assert_eq(rc, JR_EKEYLEN, "rc %d: %s", rc, jr_pool_errmsg(p));
+    cr_assert_null(res);
+    cr_assert(strstr(jr_pool_errmsg(p), "longer than 4 GiB - 1 bytes"), "%s",
+              jr_pool_errmsg(p));
+    cr_assert(strstr(jr_pool_errmsg(p), "mem"), "%s", jr_pool_errmsg(p));
+    jr_stats st;
+    jr_pool_stats(p, &st);
+    cr_assert_eq(st.retries, 0, "no attempt would do better");
+    cr_assert_str_eq(jr_err_name(JR_EKEYLEN), "EKEYLEN");
+    jr_input_destroy(&in);
+    jr_pool_destroy(&p);
+    jr_test_assert_clean();
+}
+
 /*-************************************
  *  Results cut into parts (jr_result_split)
  **************************************/

@@ -589,6 +589,8 @@ int jr_table_add_hashed(jr_table *t, uint64_t h, const void *key, size_t klen,
         pack16(key, klen, &k0, &k1);
         return add_inline(t, tag, k0, k1, klen, v);
     }
+    if (klen > JR_KEY_MAX)
+        return JR_EKEYLEN;
     return add_long(t, tag, key, klen, v);
 }
 
@@ -600,6 +602,8 @@ int jr_table_add(jr_table *t, const void *key, size_t klen, uint64_t v)
         return add_inline(t, tag_of(hash_inline(k0, k1, klen), klen), k0, k1,
                           klen, v);
     }
+    if (klen > JR_KEY_MAX) /* read no further */
+        return JR_EKEYLEN;
     return add_long(t, tag_of(hash_long(key, klen), klen), key, klen, v);
 }
 

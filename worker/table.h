@@ -35,7 +35,9 @@ int jr_table_new(jr_table **out, jr_combine_fn combine);
 void jr_table_destroy(jr_table **t);
 
 /* Add (key, v): insert, or combine with the value already there.
- * key is copied.  @return 0, JR_ENOMEM. */
+ * key is copied.  @return 0, JR_ENOMEM, or JR_EKEYLEN for a key longer
+ * than JR_KEY_MAX, which no record could carry (nothing added, the key
+ * not read). */
 int jr_table_add(jr_table *t, const void *key, size_t klen, uint64_t v);
 
 /* The same with the key's jr_hash() already computed. */
@@ -44,8 +46,9 @@ int jr_table_add_hashed(jr_table *t, uint64_t hash, const void *key,
 
 /* The same, later: the add waits in a short queue, its slot prefetched,
  * and is done by a later call or jr_table_drain().  Until then the table
- * does not show it.  key is copied.  @return 0, or JR_ENOMEM from an add
- * this call completed (which one is not said: the table is in error). */
+ * does not show it.  key is copied.  @return 0, JR_EKEYLEN as
+ * jr_table_add(), or JR_ENOMEM from an add this call completed (which one
+ * is not said: the table is in error). */
 int jr_table_add_soon(jr_table *t, const void *key, size_t klen, uint64_t v);
 
 /* As jr_table_add_soon(), for a key with JR_EMIT_PAD bytes readable from
