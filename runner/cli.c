@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -263,25 +264,97 @@ int cli_closed_stdout(cli *c)
 
 /* ---- output --------------------------------------------------------------- */
 
+/* path with the symbolic links that it names followed, link to link (at
+ * most 40), to a file that may not exist yet: -o replaces the file a link
+ * names, never the link.  NULL with errno set on failure. */
+static char *follow_links(const char *path)
+{
+    char *p = strdup(path);
+    for (int hops = 0; p && hops <= 40; hops++) {
+        struct stat st;
+        if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode))
+            return p;
+        char target[4096];
+        ssize_t n = readlink(p, target, sizeof target - 1);
+        if (n < 0) {
+            free(p);
+            return NULL;
+        }
+        target[n] = '\0';
+        /* A relative target is relative to the link's directory. */
+        const char *slash = strrchr(p, '/');
+        size_t dl = target[0] == '/' || !slash ? 0 : (size_t)(slash - p) + 1;
+        char *next = malloc(dl + (size_t)n + 1);
+        if (next) {
+            memcpy(next, p, dl);
+            memcpy(next + dl, target, (size_t)n + 1);
+        }
+        free(p);
+        p = next;
+    }
+    if (p) {
+        free(p);
+        errno = ELOOP;
+    }
+    return NULL;
+}
+
+static FILE *out_failed(cli *c, const char *path, int err)
+{
+    fprintf(stderr, "jobrun: %s: %s: %s\n", c->job, path, strerror(err));
+    return NULL;
+}
+
 FILE *cli_out_open(cli *c, const char *path)
 {
     if (!path || strcmp(path, "-") == 0)
         return stdout;
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        return out_failed(c, path, EISDIR);
+    if (exists && !S_ISREG(st.st_mode)) {
+        /* -o /dev/null, /dev/stdout, a FIFO: written where it is.  (The
+         * rename made /dev/null a regular file.) */
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+        if (!f) {
+            int err = errno;
+            if (fd >= 0)
+                close(fd);
+            return out_failed(c, path, err);
+        }
+        return f;
+    }
+    char *target = follow_links(path);
+    if (!target)
+        return out_failed(c, path, errno);
     /* Beside the target, so the final rename stays on one file system. */
-    size_t n = strlen(path) + 16;
+    size_t n = strlen(target) + 16;
     char *tmp = malloc(n);
-    if (!tmp)
-        return NULL;
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
+    if (!tmp) {
+        free(target);
+        return out_failed(c, path, ENOMEM);
+    }
+    snprintf(tmp, n, "%s.tmp.XXXXXX", target);
     int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "jobrun: %s: %s: %s\n", c->job, path,
-                strerror(errno));
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!f) {
+        int err = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
         free(tmp);
-        return NULL;
+        free(target);
+        return out_failed(c, path, err);
     }
     c->tmp_path = tmp;
-    return fdopen(fd, "w");
+    c->out_target = target;
+    /* mkstemp() makes the file 0600: give it what open(2) would have, or
+     * keep the mode of the file it replaces. */
+    c->out_mode = exists ? (unsigned)(st.st_mode & 07777) : c->out_mode;
+    return f;
 }
 
 int cli_out_close(cli *c, FILE *f, const char *path, int ok)
@@ -290,20 +363,28 @@ int cli_out_close(cli *c, FILE *f, const char *path, int ok)
     if (f == stdout) {
         if (fflush(stdout) != 0)
             err = errno;
+    } else if (!c->tmp_path) { /* a device or a FIFO */
+        if (fflush(f) != 0)
+            err = errno;
+        if (fclose(f) != 0 && !err)
+            err = errno;
     } else {
-        if (ok && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+        if (ok && (fflush(f) != 0 || fchmod(fileno(f), c->out_mode) != 0 ||
+                   fsync(fileno(f)) != 0))
             err = errno;
         if (fclose(f) != 0 && !err)
             err = errno;
         /* A signal before the rename means no output file at all. */
         if (ok && !err && g_signal)
             ok = 0;
-        if (ok && !err && rename(c->tmp_path, path) != 0)
+        if (ok && !err && rename(c->tmp_path, c->out_target) != 0)
             err = errno;
         if (!ok || err)
             unlink(c->tmp_path);
         free((char *)c->tmp_path);
         c->tmp_path = NULL;
+        free(c->out_target);
+        c->out_target = NULL;
     }
     if (err && err != EPIPE)
         fprintf(stderr, "jobrun: %s: %s: %s\n", c->job,
@@ -329,6 +410,10 @@ int main(int argc, char **argv)
     };
     cli c = {.progress = -1};
     hold_std_fds(&c);
+    /* Read now, before any thread could create a file while it is 0. */
+    mode_t mask = umask(0);
+    umask(mask);
+    c.out_mode = 0666 & ~(unsigned)mask;
     /* A signal while the pool starts cancels the start too. */
     _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t");
     c.opts.cancel = (const volatile int *)&g_signal;

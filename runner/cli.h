@@ -24,6 +24,8 @@ typedef struct cli {
     int stats;
     jr_pool *pool;
     const char *tmp_path; /* -o: the temporary file being written */
+    char *out_target;     /* -o: what it replaces, links followed; owned */
+    unsigned out_mode;    /* -o: the mode to give it (umask applied) */
     int stdin_closed;     /* fd 0 was closed at start (now /dev/null) */
     int stdout_closed;    /* fd 1 likewise */
     /* Progress bar state. */
@@ -56,7 +58,9 @@ int cli_closed_stdout(cli *c);
 /* The signal that asked us to stop (SIGINT, SIGTERM, SIGHUP), or 0. */
 int cli_signal(void);
 
-/* Output: stdout, or a temporary file renamed over -o FILE at the end. */
+/* Output: stdout; for -o FILE, a temporary file renamed over FILE at the
+ * end (over the file FILE links to, when it is a link), or FILE itself
+ * when it is a device or a FIFO, which a rename would replace. */
 FILE *cli_out_open(cli *c, const char *path);
 /* Close; rename into place when ok, else remove.  @return 0 or -1. */
 int cli_out_close(cli *c, FILE *f, const char *path, int ok);

@@ -1080,6 +1080,99 @@ Test(cli, output_file_is_written_whole_instead_of_stdout)
     jr_test_assert_clean();
 }
 
+static void expect_file(const char *path, const char *want)
+{
+    size_t n;
+    char *got = read_whole(path, &n);
+    cr_assert(got, "%s: %s", path, strerror(errno));
+    same_str(path, got, n, want);
+    free(got);
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(lstat(path, &st), 0, "%s: %s", path, strerror(errno));
+    return st.st_mode;
+}
+
+/* -o replaced its target by renaming a temporary file over it: -o
+ * /dev/null made /dev/null a regular file (as root), -o on a link replaced
+ * the link, and every output file was left 0600, mkstemp's mode. */
+Test(cli, output_through_a_fifo_or_links_keeps_them_and_modes_are_usual,
+     .timeout = T(30))
+{
+    write_str("in.txt", ORDER_IN);
+
+    /* A FIFO (a device is the same case) is written in place. */
+    cr_assert_eq(mkfifo("fifo", 0600), 0);
+    pid_t reader = fork();
+    cr_assert_geq(reader, 0);
+    if (reader == 0) {
+        int in = open("fifo", O_RDONLY), out = creat("fifo.out", 0600);
+        char buf[4096];
+        ssize_t n;
+        while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+            if (write(out, buf, (size_t)n) != n)
+                _exit(2);
+        _exit(in >= 0 && out >= 0 ? 0 : 1);
+    }
+    proc p = jobrun(ARGS("wordcount", "-o", "fifo", "in.txt"));
+    int fifo = S_ISFIFO(mode_of("fifo")), st;
+    if (!fifo) /* the reader waits for a writer that will not come */
+        kill(reader, SIGKILL);
+    cr_assert_eq(waitpid(reader, &st, 0), reader);
+    cr_assert(fifo, "the FIFO was replaced");
+    expect(&p, 0, "", "");
+    jr_test_proc_free(&p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "reader: %#x", st);
+    expect_file("fifo.out", ORDER_TSV);
+
+    /* A link to a link to a file: the file is replaced, its mode kept. */
+    write_str("real", "old\n");
+    cr_assert_eq(chmod("real", 0640), 0);
+    cr_assert_eq(symlink("real", "link"), 0);
+    cr_assert_eq(symlink("link", "link2"), 0);
+    p = jobrun(ARGS("wordcount", "-o", "link2", "in.txt"));
+    expect(&p, 0, "", "");
+    jr_test_proc_free(&p);
+    cr_assert(S_ISLNK(mode_of("link2")) && S_ISLNK(mode_of("link")),
+              "a link was replaced");
+    expect_file("real", ORDER_TSV);
+    cr_assert_eq(mode_of("real") & 07777, 0640, "mode %o",
+                 mode_of("real") & 07777);
+
+    /* A dangling relative link: the file it names is made. */
+    mkdirs("sub");
+    cr_assert_eq(symlink("newfile", "sub/dangling"), 0);
+    p = jobrun(ARGS("wordcount", "-o", "sub/dangling", "in.txt"));
+    expect(&p, 0, "", "");
+    jr_test_proc_free(&p);
+    cr_assert(S_ISLNK(mode_of("sub/dangling")));
+    expect_file("sub/newfile", ORDER_TSV);
+
+    /* A new file gets 0666 less the umask, as from open(2). */
+    mode_t old = umask(027);
+    p = jobrun(ARGS("wordcount", "-o", "new.tsv", "in.txt"));
+    umask(old);
+    expect(&p, 0, "", "");
+    jr_test_proc_free(&p);
+    cr_assert_eq(mode_of("new.tsv") & 07777, 0640, "mode %o",
+                 mode_of("new.tsv") & 07777);
+
+    /* A loop of links is an error, and leaves nothing. */
+    cr_assert_eq(symlink("loop1", "loop2"), 0);
+    cr_assert_eq(symlink("loop2", "loop1"), 0);
+    p = jobrun(ARGS("wordcount", "-o", "loop1", "in.txt"));
+    expect(&p, 3, "",
+           "jobrun: wordcount: loop1: Too many levels of symbolic "
+           "links\n");
+    jr_test_proc_free(&p);
+    cr_assert_eq(files_starting("loop"), 2);
+    cr_assert_eq(files_starting("real.tmp"), 0);
+    jr_test_assert_clean();
+}
+
 Test(cli, output_into_a_missing_directory_fails_and_creates_nothing)
 {
     write_str("in.txt", "alpha");
