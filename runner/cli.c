@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,14 +135,35 @@ int cli_status(int rc)
     }
 }
 
+/* For a run that ran out of shared memory: where that is, and how big.
+ * In a container /dev/shm is often 64 MiB, and the message alone
+ * ("no space left on device") sends people to look at their disks. */
+static void shm_hint(char *out, size_t cap)
+{
+    struct statvfs sv;
+    if (statvfs("/dev/shm", &sv) != 0) {
+        snprintf(out, cap, " (shared memory, in /dev/shm)");
+        return;
+    }
+    unsigned long long mib =
+        (unsigned long long)sv.f_blocks * sv.f_frsize >> 20;
+    snprintf(out, cap,
+             " (shared memory: /dev/shm holds %llu MiB; give it more, e.g. "
+             "docker run --shm-size, or use fewer workers)",
+             mib);
+}
+
 int cli_fail(cli *c, int rc)
 {
     cli_progress_end(c);
     if (rc == JR_ECANCELED && g_signal)
         return 128 + g_signal;
     const char *msg = c->pool ? jr_pool_errmsg(c->pool) : "";
-    fprintf(stderr, "jobrun: %s: %s\n", c->job,
-            msg && *msg ? msg : jr_strerror(rc));
+    char hint[160] = "";
+    if (rc == JR_ENOSPC)
+        shm_hint(hint, sizeof hint);
+    fprintf(stderr, "jobrun: %s: %s%s\n", c->job,
+            msg && *msg ? msg : jr_strerror(rc), hint);
     return cli_status(rc);
 }
 

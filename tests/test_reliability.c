@@ -1646,6 +1646,10 @@ static void tiny_shm(const char *corpus, int stream, const char *size)
     assert_code(&r, 3);
     cr_assert_eq(jr_test_count_lines(r.errbuf), 1, "%s", r.errbuf);
     cr_assert(strstr(r.errbuf, "no space left"), "%s", r.errbuf);
+    /* It says where: "(shared memory: /dev/shm holds 1 MiB; ...)". */
+    char where[64];
+    snprintf(where, sizeof where, "/dev/shm holds %d MiB", atoi(size));
+    cr_assert(strstr(r.errbuf, where), "%s", r.errbuf);
     cr_assert_null(strstr(r.errbuf, "Bus error"));
     assert_clean(&r);
     run_free(&r);
