@@ -456,10 +456,12 @@ static int produce_items(jr_run *r)
 }
 
 /* Open a lazy stream source when its turn comes.  One that cannot be
- * opened is reported and left as read to its end. */
+ * opened is reported and left as read to its end.  Non-blocking: should
+ * a FIFO have taken the file's place since the walk, the open must not
+ * wait for a writer (the reads wait in the loop's poll instead). */
 static void open_lazy(jr_run *r, jr_src *s)
 {
-    s->fd = open(s->name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    s->fd = open(s->name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (s->fd < 0) {
         jr_diag(r->ro, JR_DIAG_INPUT, s->name, 0, strerror(errno));
         s->errored = 1;
