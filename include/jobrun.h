@@ -306,7 +306,8 @@ JR_API void jr_input_destroy(jr_input **in);
  *  devices inside are skipped with a warning), or "-" (standard input).
  *  A FIFO or device named here is read as a stream, and so is a regular
  *  file whose size cannot be trusted (of 0 bytes, or on /proc, /sys or
- *  another of the kernel's pseudo-filesystems).  Problems are not
+ *  another of the kernel's pseudo-filesystems) or named through a
+ *  descriptor (/dev/fd/N).  Problems are not
  *  returned: they are delivered to on_diag when the job runs, and the rest
  *  goes on.  path is copied.  @return 0, JR_ENOMEM. */
 JR_API int jr_input_add_path(jr_input *in, const char *path, unsigned flags);

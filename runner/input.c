@@ -11,9 +11,10 @@
  *
  * A regular file is split into tasks by its size, except where that size
  * says nothing of its contents: procfs and cgroup files report 0 bytes
- * and sysfs ones a page, whatever they hold.  Those, and every file of 0
- * bytes (an unknown filesystem may do the same), are read to their end as
- * streams, opened by the master when their turn comes.
+ * and sysfs ones a page, whatever they hold.  Those, every file of 0
+ * bytes (an unknown filesystem may do the same), and files named through
+ * the master's descriptors (/dev/fd/5) are read to their end as streams,
+ * opened by the master when their turn comes.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -219,13 +220,27 @@ static int sizeless_path(const char *path)
     return statfs(path, &sf) == 0 && sizeless_fs(&sf);
 }
 
-/* A regular file: by its size, or as a stream when the size cannot be
- * trusted.  The stream's fd is not opened here: a walk of /proc meets
- * thousands of files, and one fd each would run out. */
+/* Whether a path names its file through the master's own descriptors
+ * (/dev/fd/5, /proc/self/fd/5): in a worker it would name the worker's,
+ * which are not those. */
+static int masters_own(const char *path)
+{
+    static const char *const via_fds[] = {"/dev/fd/", "/proc/self/fd/",
+                                          "/proc/thread-self/fd/"};
+    for (size_t i = 0; i < sizeof via_fds / sizeof *via_fds; i++)
+        if (strncmp(path, via_fds[i], strlen(via_fds[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* A regular file: by its size, or as a stream read by the master when
+ * the size cannot be trusted or the path means something only there.  The
+ * stream's fd is not opened here: a walk of /proc meets thousands of
+ * files, and one fd each would run out. */
 static void add_regular(walk *w, const char *path, const struct stat *st,
                         int sizeless)
 {
-    if (st->st_size > 0 && !sizeless) {
+    if (st->st_size > 0 && !sizeless && !masters_own(path)) {
         jr_src *s = add_src(w, path, JR_SRC_FILE);
         if (s)
             s->size = (uint64_t)st->st_size;

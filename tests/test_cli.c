@@ -791,6 +791,23 @@ Test(cli, files_whose_size_says_nothing_are_read_to_their_end, .timeout = T(30))
     jr_test_assert_clean();
 }
 
+/* /dev/fd/5 names the master's descriptor 5: workers, which open a
+ * file's path themselves, have no such descriptor (they used to fail
+ * with "No such device or address", exit 1).  The master reads it. */
+Test(cli, a_file_named_through_a_descriptor_is_read_by_the_master,
+     .timeout = T(30))
+{
+    write_str("in.txt", "b a b\n");
+    const char *const argv[] = {
+        "/bin/sh", "-c",
+        "exec \"$0\" -j 2 wordcount /dev/fd/5 /proc/self/fd/5 5<in.txt",
+        JR_CLI_PATH, NULL};
+    proc p = program(NULL, 0, argv);
+    expect(&p, 0, "4\tb\n2\ta\n", "");
+    jr_test_proc_free(&p);
+    jr_test_assert_clean();
+}
+
 /* Files of 0 bytes are read as streams too (an unknown filesystem may
  * report 0 for a file that holds something), each opened only when its
  * turn comes: a directory of more of them than the fd limit allows open
