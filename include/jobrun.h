@@ -145,7 +145,10 @@ JR_API void jr_fini(void);
  *  On success *out owns the pool; release it with jr_pool_destroy().
  *  On failure *out is NULL.
  *  @return 0, JR_EINVAL, JR_ENOMEM, JR_ESPAWN, JR_ENOSPC (shared memory),
- *          or -errno from fork(), shm_open(), mkdtemp() or zmq. */
+ *          JR_EMFILE (RLIMIT_NOFILE cannot hold the pool: the master
+ *          needs a descriptor per worker and about 40 more, and libzmq
+ *          would abort the process where one ran out), or -errno from
+ *          fork(), shm_open(), mkdtemp() or zmq. */
 JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts);
 
 /* jr_pool_destroy() :

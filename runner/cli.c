@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -169,6 +170,14 @@ int cli_fail(cli *c, int rc)
 
 int cli_pool(cli *c)
 {
+    /* Each worker takes a descriptor in the master: use what the hard
+     * limit allows (the soft one is often 1,024 under a far higher hard
+     * one), as a command may; the library leaves a program's limits be. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
     int rc = jr_pool_new(&c->pool, &c->opts);
     if (rc == 0)
         g_pool = c->pool;
@@ -177,9 +186,15 @@ int cli_pool(cli *c)
     if (rc < 0) {
         if (g_signal)
             return 128 + g_signal;
-        fprintf(stderr, "jobrun: cannot start %u workers: %s\n",
+        char why[96] = "";
+        if (rc == JR_EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+            snprintf(why, sizeof why,
+                     " (this process may open %llu: raise ulimit -n, or use "
+                     "fewer workers)",
+                     (unsigned long long)rl.rlim_cur);
+        fprintf(stderr, "jobrun: cannot start %u workers: %s%s\n",
                 c->opts.workers ? c->opts.workers : jr_cpu_count(),
-                jr_strerror(rc));
+                jr_strerror(rc), why);
         return cli_status(rc == JR_EINVAL ? JR_ESPAWN : rc);
     }
     return 0;

@@ -8,14 +8,16 @@
  * on the ROUTER, the fork server's socket and the cancel pipe together.
  * jr_pool_destroy() undoes all of it in reverse, in bounded time.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -118,6 +120,27 @@ static int spawn_slot(jr_pool *p, unsigned i)
     return jr_spawn_worker(&p->sp, i, w->gen);
 }
 
+/* Whether this process may open the descriptors a pool of nworkers
+ * needs.  libzmq aborts the whole process when its listener's accept(2)
+ * finds none left ("Too many open files (src/ipc_listener.cpp:325)", at
+ * -j 300 under ulimit -n 256), so a pool too big for the limit is refused
+ * before it starts.  The master holds about 17 of its own and one per
+ * worker; a run opens a few more, and the margin is for those. */
+static int fds_allow(unsigned nworkers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 1;
+    rlim_t open_now = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        while (readdir(d))
+            open_now++;
+        closedir(d);
+    }
+    return rl.rlim_cur >= open_now + 32 + nworkers + nworkers / 8;
+}
+
 JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
 {
     *out = NULL;
@@ -132,6 +155,9 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
     p->nworkers = p->opts.workers ? p->opts.workers : jr_cpu_count();
     int rc = JR_EINVAL;
     if (p->nworkers > MAX_WORKERS)
+        goto fail;
+    rc = JR_EMFILE;
+    if (!fds_allow(p->nworkers))
         goto fail;
     if (!p->opts.max_attempts)
         p->opts.max_attempts = 4;

@@ -1688,6 +1688,31 @@ Test(cli, workers_that_cannot_start_fail_the_job_with_exit_3,
     jr_test_assert_clean();
 }
 
+/* libzmq aborts the process when its listener finds no descriptor left
+ * (-j 300 under ulimit -n 256 died of SIGABRT, "Too many open files
+ * (src/ipc_listener.cpp:325)"): a pool the limit cannot hold is refused
+ * before it starts, with the limit and what to do; one it can hold runs. */
+Test(cli, more_workers_than_the_fd_limit_holds_is_a_clear_error,
+     .timeout = T(30))
+{
+    write_str("in.txt", "b a b\n");
+    const char *const big[] = {
+        "/bin/sh", "-c", "ulimit -n 128 && exec \"$0\" -j 150 wordcount in.txt",
+        JR_CLI_PATH, NULL};
+    proc p = program(NULL, 0, big);
+    expect(&p, 3, "",
+           "jobrun: cannot start 150 workers: too many open files (this "
+           "process may open 128: raise ulimit -n, or use fewer workers)\n");
+    jr_test_proc_free(&p);
+    const char *const fits[] = {
+        "/bin/sh", "-c", "ulimit -n 128 && exec \"$0\" -j 60 wordcount in.txt",
+        JR_CLI_PATH, NULL};
+    p = program(NULL, 0, fits);
+    expect(&p, 0, "2\tb\n1\ta\n", "");
+    jr_test_proc_free(&p);
+    jr_test_assert_clean();
+}
+
 Test(cli, a_task_over_its_timeout_fails_the_job, .timeout = T(20))
 {
     need_faults();
