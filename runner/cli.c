@@ -390,7 +390,8 @@ FILE *cli_out_open(cli *c, const char *path)
     c->out_target = target;
     /* mkstemp() makes the file 0600: give it what open(2) would have, or
      * keep the mode of the file it replaces. */
-    c->out_mode = exists ? (unsigned)(st.st_mode & 07777) : c->out_mode;
+    if (exists)
+        c->out_mode = (unsigned)(st.st_mode & 07777);
     return f;
 }
 

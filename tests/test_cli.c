@@ -694,8 +694,8 @@ Test(cli, a_dash_reads_standard_input)
     jr_test_assert_clean();
 }
 
-/* The words of the regular files directly in dir, each file followed by
- * a newline, or NULL when dir cannot be listed or holds no such file. */
+/* The contents of the regular files directly in dir, each followed by a
+ * newline, or NULL when dir cannot be listed or holds no such file. */
 static char *files_of_dir(const char *dir, size_t *len)
 {
     DIR *d = opendir(dir);
