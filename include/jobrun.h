@@ -86,11 +86,14 @@ enum jr_errno { JR_ERRNO_MAP(JR_XX_) JR_ERRNO_LAST_ = 0 };
 #undef JR_XX_
 
 /* jr_strerror() :
- *  @return a static text for code err (negative), or "unknown error". */
+ *  @return a static text for code err (negative): the list above's, the
+ *  C library's for any other -errno ("Read-only file system"), else
+ *  "unknown error". */
 JR_API const char *jr_strerror(int err);
 
 /* jr_err_name() :
- *  @return the code's name without prefix ("ENOMEM", "EWORKER"), static. */
+ *  @return the code's name without prefix ("ENOMEM", "EWORKER"; "EROFS"
+ *  for any other -errno), static; "UNKNOWN" for none. */
 JR_API const char *jr_err_name(int err);
 
 /*-************************************

@@ -132,7 +132,11 @@ int cli_status(int rc)
     case JR_EKEYLEN:
         return EXIT_FAILED;
     default:
-        return rc > 0 ? rc : EXIT_INTERNAL;
+        if (rc > 0)
+            return rc;
+        /* Any other -errno is the system refusing something (a read-only
+         * /dev/shm, a full disk): not a bug of ours, which exit 4 says. */
+        return rc > -1000 ? EXIT_FAILED : EXIT_INTERNAL;
     }
 }
 
@@ -146,12 +150,12 @@ static void shm_hint(char *out, size_t cap)
         snprintf(out, cap, " (shared memory, in /dev/shm)");
         return;
     }
-    unsigned long long mib =
-        (unsigned long long)sv.f_blocks * sv.f_frsize >> 20;
+    unsigned long long kib =
+        (unsigned long long)sv.f_blocks * sv.f_frsize >> 10;
     snprintf(out, cap,
-             " (shared memory: /dev/shm holds %llu MiB; give it more, e.g. "
+             " (shared memory: /dev/shm holds %llu %s; give it more, e.g. "
              "docker run --shm-size, or use fewer workers)",
-             mib);
+             kib < 1024 ? kib : kib >> 10, kib < 1024 ? "KiB" : "MiB");
 }
 
 int cli_fail(cli *c, int rc)
@@ -166,6 +170,20 @@ int cli_fail(cli *c, int rc)
     fprintf(stderr, "jobrun: %s: %s%s\n", c->job,
             msg && *msg ? msg : jr_strerror(rc), hint);
     return cli_status(rc);
+}
+
+/* For a pool that did not start for a system error: most of what it
+ * makes lies in /dev/shm (its lease, its control segment), and a /dev/shm
+ * that is missing, read-only or not ours to write is the usual cause. */
+static void start_hint(char *out, size_t cap)
+{
+    struct statvfs sv;
+    if (statvfs("/dev/shm", &sv) != 0)
+        snprintf(out, cap, " (shared memory: /dev/shm: %s)", strerror(errno));
+    else if (sv.f_flag & ST_RDONLY)
+        snprintf(out, cap, " (shared memory: /dev/shm is read-only)");
+    else if (access("/dev/shm", W_OK | X_OK) != 0)
+        snprintf(out, cap, " (shared memory: /dev/shm is not writable here)");
 }
 
 int cli_pool(cli *c)
@@ -186,12 +204,16 @@ int cli_pool(cli *c)
     if (rc < 0) {
         if (g_signal)
             return 128 + g_signal;
-        char why[96] = "";
+        char why[160] = "";
         if (rc == JR_EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0)
             snprintf(why, sizeof why,
                      " (this process may open %llu: raise ulimit -n, or use "
                      "fewer workers)",
                      (unsigned long long)rl.rlim_cur);
+        else if (rc == JR_ENOSPC)
+            shm_hint(why, sizeof why);
+        else if (rc > -1000 && rc != JR_ENOMEM)
+            start_hint(why, sizeof why);
         fprintf(stderr, "jobrun: cannot start %u workers: %s%s\n",
                 c->opts.workers ? c->opts.workers : jr_cpu_count(),
                 jr_strerror(rc), why);

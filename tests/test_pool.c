@@ -229,6 +229,13 @@ Test(pool, errors_have_names_and_texts)
     cr_assert_eq(JR_ENOMEM, -ENOMEM);
     cr_assert_str_eq(jr_strerror(JR_ENOSPC), "no space left on device");
     cr_assert_str_eq(jr_strerror(12345), "unknown error");
+    /* Any other -errno: the C library's text and name, not "unknown". */
+    cr_assert_str_eq(jr_strerror(-EROFS), "Read-only file system");
+    cr_assert_str_eq(jr_err_name(-EROFS), "EROFS");
+    cr_assert_str_eq(jr_strerror(-ENOTDIR), "Not a directory");
+    cr_assert_str_eq(jr_strerror(-1500), "unknown error");
+    cr_assert_str_eq(jr_err_name(-1500), "UNKNOWN");
+    cr_assert_str_eq(jr_strerror(-5000), "unknown error");
 }
 
 /*

@@ -1621,13 +1621,17 @@ REL_TEST(t11_a_live_master_in_another_pid_namespace_keeps_its_segments, 60)
 /*-************************************
  *  T12  /dev/shm too small
  **************************************/
-static void tiny_shm(const char *corpus, int stream, const char *size)
+/* Run jobrun -j 2 wordcount over corpus (or it on stdin) with a /dev/shm
+ * of its own, mounted with `opts`: it must fail cleanly, exit 3, with one
+ * line that contains `why` and `where` (where the trouble lies). */
+static void odd_shm(const char *corpus, int stream, const char *opts,
+                    const char *why, const char *where)
 {
     char script[200];
     snprintf(script, sizeof script,
-             "mount -t tmpfs -o size=%s tmpfs /dev/shm || "
+             "mount -t tmpfs -o %s tmpfs /dev/shm || "
              "exit 99; exec \"$0\" \"$@\"",
-             size);
+             opts);
     const char *a[] = {"-Urm", "/bin/sh", "-c", script, jr_test_cli_path(),
                        "-j", "2", "--no-progress", "wordcount",
                        stream ? "-" : corpus, NULL};
@@ -1640,19 +1644,26 @@ static void tiny_shm(const char *corpus, int stream, const char *size)
     if (code_of(&r) == 99 || strncmp(r.errbuf, "unshare:", 8) == 0)
         cr_skip_test("cannot mount a tmpfs in a user namespace: %s",
                      r.errbuf);
-    fprintf(stderr, "[T12] %s /dev/shm, %s: exit %d after %u ms: %s", size,
+    fprintf(stderr, "[T12] /dev/shm -o %s, %s: exit %d after %u ms: %s", opts,
             stream ? "stdin stream" : "file", code_of(&r), jr_test_cli_ms(&r.c),
             r.errbuf);
     assert_code(&r, 3);
     cr_assert_eq(jr_test_count_lines(r.errbuf), 1, "%s", r.errbuf);
-    cr_assert(strstr(r.errbuf, "no space left"), "%s", r.errbuf);
-    /* It says where: "(shared memory: /dev/shm holds 1 MiB; ...)". */
-    char where[64];
-    snprintf(where, sizeof where, "/dev/shm holds %d MiB", atoi(size));
+    cr_assert(strstr(r.errbuf, why), "%s", r.errbuf);
     cr_assert(strstr(r.errbuf, where), "%s", r.errbuf);
     cr_assert_null(strstr(r.errbuf, "Bus error"));
     assert_clean(&r);
     run_free(&r);
+}
+
+/* The same for a /dev/shm of `size` ("1m"): "(shared memory: /dev/shm
+ * holds 1 MiB; ...)". */
+static void tiny_shm(const char *corpus, int stream, const char *size)
+{
+    char opts[32], where[64];
+    snprintf(opts, sizeof opts, "size=%s", size);
+    snprintf(where, sizeof where, "/dev/shm holds %d MiB", atoi(size));
+    odd_shm(corpus, stream, opts, "no space left", where);
 }
 
 REL_TEST(t12_a_full_dev_shm_is_a_clean_error_never_sigbus, 60)
@@ -1681,6 +1692,19 @@ REL_TEST(t12_a_full_dev_shm_for_stream_slots_is_a_clean_error, 60)
     path_in(corpus, sizeof corpus, "t12.txt");
     gen_unique(corpus, 300000);
     tiny_shm(corpus, 1, "1m");
+}
+
+/* A /dev/shm too small for even the pool's own segments, or read-only:
+ * the pool cannot start, and says why and where (this once said
+ * "cannot start 2 workers: unknown error", exit 4). */
+REL_TEST(t12_a_dev_shm_the_pool_cannot_start_in_is_named, 60)
+{
+    char corpus[256];
+    path_in(corpus, sizeof corpus, "t12s.txt");
+    gen_unique(corpus, 100);
+    odd_shm(corpus, 0, "size=4k", "no space left", "/dev/shm holds 4 KiB");
+    odd_shm(corpus, 0, "ro,size=1m", "Read-only file system",
+            "(shared memory: /dev/shm is read-only)");
 }
 
 /*-************************************

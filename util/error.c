@@ -5,6 +5,7 @@
  * public odds and ends that belong to no module.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "jobrun.h"
 
@@ -23,6 +24,15 @@ const char *jr_version_string(void)
     return JR_VERSION_STRING;
 }
 
+/* -errno codes the map does not name (EROFS from a read-only /dev/shm,
+ * ENOTDIR, ...): the C library's text ("Read-only file system"), static
+ * and thread-safe.  "unknown error" for a failed system call told nobody
+ * anything. */
+static const char *sys_err_text(int err)
+{
+    return err < 0 && err > -4096 ? strerrordesc_np(-err) : NULL;
+}
+
 /* 0 is not an error, but a caller that prints jr_strerror(rc) for every
  * rc should not read "unknown error" on success. */
 const char *jr_strerror(int err)
@@ -34,8 +44,10 @@ const char *jr_strerror(int err)
     case 0:
         return "success";
         JR_ERRNO_MAP(JR_XX_)
-    default:
-        return "unknown error";
+    default: {
+        const char *t = sys_err_text(err);
+        return t ? t : "unknown error";
+    }
     }
 #undef JR_XX_
 }
@@ -49,8 +61,10 @@ const char *jr_err_name(int err)
     case 0:
         return "OK";
         JR_ERRNO_MAP(JR_XX_)
-    default:
-        return "UNKNOWN";
+    default: {
+        const char *n = sys_err_text(err) ? strerrorname_np(-err) : NULL;
+        return n ? n : "UNKNOWN"; /* "EROFS" */
+    }
     }
 #undef JR_XX_
 }
