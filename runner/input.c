@@ -134,8 +134,8 @@ typedef struct walk {
     const jr_run_opts *ro;
     jr_src *v;
     size_t n, cap;
-    struct stat *seen; /* directories entered (dev, ino) */
-    size_t nseen, capseen;
+    struct dir_id *seen;   /* directories entered: a set, open addressing */
+    size_t nseen, capseen; /* capseen: 0 or a power of two */
     struct level *levels; /* the directories being walked, outermost first */
     size_t nlevels, caplevels;
     int errors;
@@ -172,23 +172,57 @@ static void problem(walk *w, const char *path, int err)
     jr_diag(w->ro, JR_DIAG_INPUT, path, 0, strerror(err));
 }
 
+/* A directory's identity.  A set of them, not a list: a list searched
+ * for each directory entered made a walk of 50,000 directories take 2.5 s
+ * of CPU (0.07 s now), and grew as their square. */
+typedef struct dir_id {
+    uint64_t dev, ino; /* an empty slot is {0, 0}: no inode is 0 */
+} dir_id;
+
+static size_t id_slot(dir_id id, size_t cap)
+{
+    uint64_t h =
+        (id.ino ^ id.dev * 0x9e3779b97f4a7c15ull) * 0xd6e8feb86659fd93ull;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+/* Put id in the set of cap slots (a power of two, not full); 0 if it was
+ * there already. */
+static int id_put(dir_id *set, size_t cap, dir_id id)
+{
+    for (size_t i = id_slot(id, cap);; i = (i + 1) & (cap - 1)) {
+        if (set[i].dev == id.dev && set[i].ino == id.ino)
+            return 0;
+        if (set[i].dev == 0 && set[i].ino == 0) {
+            set[i] = id;
+            return 1;
+        }
+    }
+}
+
 /* Mark a directory seen; 0 if it was seen before. */
 static int first_visit(walk *w, const struct stat *st)
 {
-    for (size_t i = 0; i < w->nseen; i++)
-        if (w->seen[i].st_dev == st->st_dev && w->seen[i].st_ino == st->st_ino)
-            return 0;
-    if (w->nseen == w->capseen) {
+    if (w->nseen * 2 >= w->capseen) { /* at most half full */
         size_t cap = w->capseen ? 2 * w->capseen : 64;
-        struct stat *v = realloc(w->seen, cap * sizeof *v);
+        dir_id *v = calloc(cap, sizeof *v);
         if (!v) {
             w->oom = 1;
             return 0;
         }
+        for (size_t i = 0; i < w->capseen; i++)
+            if (w->seen[i].dev || w->seen[i].ino)
+                id_put(v, cap, w->seen[i]);
+        free(w->seen);
         w->seen = v;
         w->capseen = cap;
     }
-    w->seen[w->nseen++] = *st;
+    dir_id id = {(uint64_t)st->st_dev, (uint64_t)st->st_ino};
+    if (id.dev == 0 && id.ino == 0)
+        id.ino = UINT64_MAX; /* cannot be: but never the empty mark */
+    if (!id_put(w->seen, w->capseen, id))
+        return 0;
+    w->nseen++;
     return 1;
 }
 
@@ -334,7 +368,8 @@ static void walk_entry(walk *w, const char *path, unsigned flags, int sizeless)
         problem(w, path, errno);
         return;
     }
-    if (S_ISLNK(st.st_mode)) {
+    int linked = S_ISLNK(st.st_mode);
+    if (linked) {
         if (!(flags & JR_INPUT_FOLLOW))
             return; /* the spec: links inside are skipped, silently */
         if (stat(path, &st) < 0) {
@@ -348,8 +383,17 @@ static void walk_entry(walk *w, const char *path, unsigned flags, int sizeless)
     if (S_ISREG(st.st_mode)) {
         add_regular(w, path, &st, sizeless);
     } else if (S_ISDIR(st.st_mode)) {
-        if (first_visit(w, &st))
-            enter_dir(w, path);
+        if (!first_visit(w, &st))
+            return;
+        /* A directory reached through a link is walked by its resolved
+         * path: a path through links (d/0/next/next/...) stops resolving
+         * after 40 of them (ELOOP), and grows with each one. */
+        char *real = linked ? realpath(path, NULL) : NULL;
+        if (linked && !real)
+            problem(w, path, errno);
+        else
+            enter_dir(w, real ? real : path);
+        free(real);
     } else {
         jr_diag(w->ro, JR_DIAG_SKIP, path, 0,
                 S_ISFIFO(st.st_mode)   ? "skipped: a FIFO"

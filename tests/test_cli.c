@@ -575,6 +575,36 @@ Test(cli, follow_with_a_symlink_loop_terminates_and_counts_each_file_once,
     jr_test_assert_clean();
 }
 
+/* Directories seen are kept in a set that grows (from 64): 300 of them,
+ * each with links to its parent and to the next, are each entered once. */
+Test(cli, follow_enters_each_of_many_linked_directories_once, .timeout = T(30))
+{
+    char path[64], target[64];
+    mkdirs("d");
+    for (int k = 0; k < 300; k++) {
+        snprintf(path, sizeof path, "d/%d", k);
+        mkdirs(path);
+        snprintf(path, sizeof path, "d/%d/f.txt", k);
+        write_str(path, "x");
+        snprintf(path, sizeof path, "d/%d/up", k);
+        cr_assert_eq(symlink("..", path), 0);
+        snprintf(path, sizeof path, "d/%d/next", k);
+        snprintf(target, sizeof target, "../%d", (k + 1) % 300);
+        cr_assert_eq(symlink(target, path), 0);
+    }
+    proc p = jobrun(ARGS("wordcount", "--follow", "d"));
+    expect(&p, 0, "300\tx\n", "");
+    jr_test_proc_free(&p);
+    p = jobrun(ARGS("wordcount", "--follow", "d/7"));
+    expect(&p, 0, "300\tx\n", "");
+    jr_test_proc_free(&p);
+    /* A directory named twice, or inside another named: entered once. */
+    p = jobrun(ARGS("wordcount", "d", "d/5", "d"));
+    expect(&p, 0, "300\tx\n", "");
+    jr_test_proc_free(&p);
+    jr_test_assert_clean();
+}
+
 Test(cli, follow_reports_a_dangling_link_inside_a_directory)
 {
     mkdirs("d");
