@@ -73,7 +73,14 @@ int cli_wordcount(cli *c, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "n:f:o:Lh", longs, NULL)) != -1) {
         switch (opt) {
         case 'n':
-            if (cli_uint(optarg, &top) < 0 || top == 0) {
+            /* All digits but too many: as many lines as there are (head
+             * -n takes such a count too). */
+            if (cli_uint(optarg, &top) < 0)
+                top = optarg[strspn(optarg, "0123456789")] == '\0' &&
+                              strspn(optarg, "0") < strlen(optarg)
+                          ? UINT64_MAX
+                          : 0;
+            if (top == 0) {
                 fprintf(stderr, "jobrun: wordcount: --top: '%s' is not a "
                         "positive number\n", optarg);
                 return EXIT_USAGE;

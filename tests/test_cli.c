@@ -1020,6 +1020,10 @@ Test(cli, top_keeps_the_first_lines_of_that_order)
     p = jobrun(ARGS("wordcount", "--top", "1000", "in.txt"));
     expect(&p, 0, ORDER_TSV, "");
     jr_test_proc_free(&p);
+    /* More than 64 bits of lines: all of them, as head -n would. */
+    p = jobrun(ARGS("wordcount", "--top", "99999999999999999999999", "in.txt"));
+    expect(&p, 0, ORDER_TSV, "");
+    jr_test_proc_free(&p);
     p = jobrun(ARGS("wordcount", "--top", "2", "--format", "json",
                     "in.txt"));
     expect(&p, 0, "[{\"word\":\"b\",\"count\":3},{\"word\":\"a\",\"count\":2}]"
@@ -1804,6 +1808,12 @@ Test(cli, a_bad_top_is_a_usage_error)
                 "jobrun: wordcount: --top: '-3' is not a positive number\n");
     usage_error(ARGS("wordcount", "--top", "5x", "in.txt"),
                 "jobrun: wordcount: --top: '5x' is not a positive number\n");
+    usage_error(ARGS("wordcount", "--top", "000", "in.txt"),
+                "jobrun: wordcount: --top: '000' is not a positive number\n");
+    usage_error(ARGS("wordcount", "--top", "", "in.txt"),
+                "jobrun: wordcount: --top: '' is not a positive number\n");
+    usage_error(ARGS("wordcount", "--top", "5", "--top", "x", "in.txt"),
+                "jobrun: wordcount: --top: 'x' is not a positive number\n");
     jr_test_assert_clean();
 }
 
