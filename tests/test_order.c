@@ -329,6 +329,22 @@ static void run_ordered(enum jr_order order, int (*ref)(const void *, const void
             text[len++] = "abcxyz"[rand() % 6];
         text[len++] = '\n';
     }
+    /* Keys longer than the 12 bytes a record's prefixes hold, alike in
+     * those 12, each met by both workers: combined by their whole bytes. */
+    static const char *const longs[] = {"abcabcabcabc",
+                                        "abcabcabcabca",
+                                        "abcabcabcabcb",
+                                        "abcabcabcabcab",
+                                        "abcabcabcabcabcabcabcabcx",
+                                        "abcabcabcabcabcabcabcabcy",
+                                        "abcabcabcab",
+                                        "abcabcabcabcabcabcabcabcxz"};
+    for (int i = 0; i < 800; i++) {
+        const char *k = longs[rand() % 8];
+        memcpy(text + len, k, strlen(k));
+        len += strlen(k);
+        text[len++] = '\n';
+    }
     jr_job job = {.name = "lines", .map = map_lines, .split = split_lines,
                   .order = order};
     jr_opts o = {.workers = 2};
@@ -342,7 +358,7 @@ static void run_ordered(enum jr_order order, int (*ref)(const void *, const void
     cr_assert_eq(jr_pool_run(p, &job, in, &ro, &res), 0, "%s", jr_pool_errmsg(p));
 
     /* The expected result, by hand: combine, then sort by the reference. */
-    jr_orec want[3000];
+    jr_orec want[3000 + 8];
     size_t nwant = 0;
     for (const char *s = text; s < text + len;) {
         const char *nl = memchr(s, '\n', (size_t)(text + len - s));
