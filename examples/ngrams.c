@@ -94,9 +94,9 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = jr_pool_run(pool, &trigram_job, in, NULL, &res);
     if (rc < 0 && rc != JR_EINPUT) {
+        /* No pool (it did not start): NULL asks why. */
         fprintf(stderr, "ngrams: %s\n",
-                pool && *jr_pool_errmsg(pool) ? jr_pool_errmsg(pool)
-                                              : jr_strerror(rc));
+                *jr_pool_errmsg(pool) ? jr_pool_errmsg(pool) : jr_strerror(rc));
     } else {
         const void *key;
         size_t klen;

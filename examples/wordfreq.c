@@ -26,8 +26,9 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = jr_pool_run(pool, jr_job_find("wordcount"), in, NULL, &res);
     if (rc < 0 && rc != JR_EINPUT) {
+        /* No pool (it did not start): NULL asks why. */
         fprintf(stderr, "wordfreq: %s\n",
-                pool ? jr_pool_errmsg(pool) : jr_strerror(rc));
+                *jr_pool_errmsg(pool) ? jr_pool_errmsg(pool) : jr_strerror(rc));
     } else {
         printf("%llu distinct words\n",
                (unsigned long long)jr_result_count(res));

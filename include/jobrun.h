@@ -167,7 +167,10 @@ JR_API unsigned jr_pool_workers(const jr_pool *pool);
 
 /* jr_pool_errmsg() :
  *  @return the message of the pool's last failure ("" if none), borrowed
- *  until the next call on the pool or its destruction. */
+ *  until the next call on the pool or its destruction.  With NULL: why the
+ *  calling thread's last jr_pool_new() failed ("/dev/shm: cannot create
+ *  the control segment: no space left on device"; "" if it did not),
+ *  borrowed until that thread's next jr_pool_new(). */
 JR_API const char *jr_pool_errmsg(const jr_pool *pool);
 
 /* jr_pool_cancel() :

@@ -172,20 +172,6 @@ int cli_fail(cli *c, int rc)
     return cli_status(rc);
 }
 
-/* For a pool that did not start for a system error: most of what it
- * makes lies in /dev/shm (its lease, its control segment), and a /dev/shm
- * that is missing, read-only or not ours to write is the usual cause. */
-static void start_hint(char *out, size_t cap)
-{
-    struct statvfs sv;
-    if (statvfs("/dev/shm", &sv) != 0)
-        snprintf(out, cap, " (shared memory: /dev/shm: %s)", strerror(errno));
-    else if (sv.f_flag & ST_RDONLY)
-        snprintf(out, cap, " (shared memory: /dev/shm is read-only)");
-    else if (access("/dev/shm", W_OK | X_OK) != 0)
-        snprintf(out, cap, " (shared memory: /dev/shm is not writable here)");
-}
-
 int cli_pool(cli *c)
 {
     /* Each worker takes a descriptor in the master: use what the hard
@@ -204,6 +190,9 @@ int cli_pool(cli *c)
     if (rc < 0) {
         if (g_signal)
             return 128 + g_signal;
+        /* The library's story says what failed where, the hints what to
+         * do about it. */
+        const char *story = jr_pool_errmsg(NULL);
         char why[160] = "";
         if (rc == JR_EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0)
             snprintf(why, sizeof why,
@@ -212,11 +201,9 @@ int cli_pool(cli *c)
                      (unsigned long long)rl.rlim_cur);
         else if (rc == JR_ENOSPC)
             shm_hint(why, sizeof why);
-        else if (rc > -1000 && rc != JR_ENOMEM)
-            start_hint(why, sizeof why);
         fprintf(stderr, "jobrun: cannot start %u workers: %s%s\n",
                 c->opts.workers ? c->opts.workers : jr_cpu_count(),
-                jr_strerror(rc), why);
+                *story ? story : jr_strerror(rc), why);
         return cli_status(rc == JR_EINVAL ? JR_ESPAWN : rc);
     }
     return 0;

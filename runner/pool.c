@@ -141,9 +141,14 @@ static int fds_allow(unsigned nworkers)
     return rl.rlim_cur >= open_now + 32 + nworkers + nworkers / 8;
 }
 
+/* Why the calling thread's last jr_pool_new() failed, kept past the
+ * pool it was building: jr_pool_errmsg(NULL). */
+static _Thread_local char start_story[sizeof((jr_pool *)0)->errmsg];
+
 JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
 {
     *out = NULL;
+    start_story[0] = '\0';
     jr_pool *p = calloc(1, sizeof *p);
     if (!p)
         return JR_ENOMEM;
@@ -154,8 +159,10 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
     p->sp.fd = -1;
     p->nworkers = p->opts.workers ? p->opts.workers : jr_cpu_count();
     int rc = JR_EINVAL;
-    if (p->nworkers > MAX_WORKERS)
+    if (p->nworkers > MAX_WORKERS) {
+        jr_pool_fail(p, rc, "%u workers: at most %d", p->nworkers, MAX_WORKERS);
         goto fail;
+    }
     rc = JR_EMFILE;
     if (!fds_allow(p->nworkers))
         goto fail;
@@ -169,15 +176,23 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
         p->opts.slot_size = (size_t)1 << 20;
     p->master_pid = getpid();
     rc = jr_proc_start_time(p->master_pid, &p->master_start);
-    if (rc < 0)
+    if (rc < 0) {
+        jr_pool_fail(p, rc,
+                     "/proc/%d/stat: cannot read the master's start "
+                     "time: %s",
+                     (int)p->master_pid, jr_strerror(rc));
         goto fail;
+    }
     static _Atomic uint64_t pools;
     p->seq = atomic_fetch_add(&pools, 1);
     /* Our lease first, so no sweeper (ours included) can take us for a
      * dead master; then remove what dead masters left. */
     rc = jr_shm_lease_take(p->master_pid, p->master_start);
-    if (rc < 0)
+    if (rc < 0) {
+        jr_pool_fail(p, rc, "/dev/shm: cannot create the master's lease: %s",
+                     jr_strerror(rc));
         goto fail;
+    }
     p->leased = 1;
     jr_shm_sweep("/dev/shm", NULL);
     jr_ipc_sweep();
@@ -189,6 +204,12 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
     rc = jr_ipc_rundir(p->rundir, sizeof p->rundir, p->master_pid,
                        p->master_start);
     if (rc < 0) {
+        /* It names the directory it could not make, in its parent. */
+        char *slash = strrchr(p->rundir, '/');
+        if (slash)
+            *slash = '\0';
+        jr_pool_fail(p, rc, "%s: cannot create the endpoint's directory: %s",
+                     slash && p->rundir[0] ? p->rundir : "/", jr_strerror(rc));
         p->rundir[0] = '\0';
         goto fail;
     }
@@ -197,8 +218,11 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
         goto fail;
     p->pack = jr_ipc_pack_flag(p->endpoint);
     rc = make_ctl(p);
-    if (rc < 0)
+    if (rc < 0) {
+        jr_pool_fail(p, rc, "/dev/shm: cannot create the control segment: %s",
+                     jr_strerror(rc));
         goto fail;
+    }
     if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         rc = -errno;
         goto fail;
@@ -208,18 +232,27 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
     jr_worker_args args = {.endpoint = p->endpoint, .ctl = p->ctl,
                            .liveness_ms = p->opts.liveness_ms};
     rc = jr_spawn_start(&p->sp, &args, p->ctl_seg.name);
-    if (rc < 0)
+    if (rc < 0) {
+        jr_pool_fail(p, rc, "cannot start the fork server: %s",
+                     jr_strerror(rc));
         goto fail;
+    }
     /* The fork server has the control segment mapped (inherited, or
      * attached when it came from the zygote), and every worker inherits
      * it from there: the name can go, so no crash can leak it. */
     jr_shm_unlink(&p->ctl_seg);
     rc = make_router(p);
-    if (rc < 0)
+    if (rc < 0) {
+        jr_pool_fail(p, rc, "cannot listen on %s: %s", p->endpoint,
+                     zmq_strerror(-rc));
         goto fail;
+    }
     for (unsigned i = 0; i < p->nworkers; i++)
-        if ((rc = spawn_slot(p, i)) < 0)
+        if ((rc = spawn_slot(p, i)) < 0) {
+            jr_pool_fail(p, rc, "cannot start worker %u: %s", i,
+                         jr_strerror(rc));
             goto fail;
+        }
 
     unsigned ready = 0;
     uint64_t end = jr_now_ms() + START_TIMEOUT_MS;
@@ -245,6 +278,7 @@ JR_API int jr_pool_new(jr_pool **out, const jr_opts *opts)
     *out = p;
     return 0;
 fail:
+    snprintf(start_story, sizeof start_story, "%s", p->errmsg);
     jr_pool_destroy(&p);
     return rc;
 }
@@ -323,7 +357,7 @@ JR_API unsigned jr_pool_workers(const jr_pool *p)
 
 JR_API const char *jr_pool_errmsg(const jr_pool *p)
 {
-    return p ? p->errmsg : "";
+    return p ? p->errmsg : start_story;
 }
 
 JR_API void jr_pool_cancel(jr_pool *p)

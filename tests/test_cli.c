@@ -1713,9 +1713,12 @@ Test(cli, workers_that_cannot_start_fail_the_job_with_exit_3,
     setenv("JOBRUN_FAULT", "segv@start", 1);
     proc p = jobrun(ARGS("-j", "2", "wordcount", "-o", "out.tsv",
                          "in.txt"));
+    /* The pool's story, kept after it was gone (this said only "workers
+     * could not be started or kept alive"). */
     expect(&p, 3, "",
-           "jobrun: cannot start 2 workers: workers could not be started "
-           "or kept alive\n");
+           "jobrun: cannot start 2 workers: every worker died and the "
+           "restart limit (12) is used up; last: killed by signal 11 "
+           "(SIGSEGV)\n");
     cr_assert_eq(files_starting("out.tsv"), 0);
     jr_test_proc_free(&p);
     unsetenv("JOBRUN_FAULT");

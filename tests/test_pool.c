@@ -238,6 +238,23 @@ Test(pool, errors_have_names_and_texts)
     cr_assert_str_eq(jr_strerror(-5000), "unknown error");
 }
 
+/* A pool that does not start leaves its story for jr_pool_errmsg(NULL),
+ * until the thread's next jr_pool_new(). */
+Test(pool, a_pool_that_cannot_start_says_why)
+{
+    jr_opts o = {.workers = 5000};
+    jr_pool *p = NULL;
+    cr_assert_str_eq(jr_pool_errmsg(NULL), "");
+    cr_assert_eq(jr_pool_new(&p, &o), JR_EINVAL);
+    cr_assert_null(p);
+    cr_assert_str_eq(jr_pool_errmsg(NULL), "5000 workers: at most 1024");
+    o.workers = 1;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    cr_assert_str_eq(jr_pool_errmsg(NULL), "");
+    jr_pool_destroy(&p);
+    jr_test_assert_clean();
+}
+
 /*
  * Files are mapped in place: a file cut short while a worker reads its
  * mapping must not kill the worker with SIGBUS.  The map callback below

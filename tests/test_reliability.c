@@ -1704,7 +1704,7 @@ REL_TEST(t12_a_dev_shm_the_pool_cannot_start_in_is_named, 60)
     gen_unique(corpus, 100);
     odd_shm(corpus, 0, "size=4k", "no space left", "/dev/shm holds 4 KiB");
     odd_shm(corpus, 0, "ro,size=1m", "Read-only file system",
-            "(shared memory: /dev/shm is read-only)");
+            "/dev/shm: cannot create the master's lease");
 }
 
 /*-************************************
