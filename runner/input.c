@@ -278,8 +278,12 @@ static void add_regular(walk *w, const char *path, const struct stat *st,
 {
     if (st->st_size > 0 && !sizeless && !masters_own(path)) {
         jr_src *s = add_src(w, path, JR_SRC_FILE);
-        if (s)
+        if (s) {
             s->size = (uint64_t)st->st_size;
+            s->dev = (uint64_t)st->st_dev;
+            s->ino = (uint64_t)st->st_ino;
+            s->mtime_ns = jr_mtime_ns(st);
+        }
         return;
     }
     jr_src *s = add_src(w, path, JR_SRC_FD);

@@ -534,6 +534,9 @@ int jr_task_encode(jr_run *r, const task *t, jr_buf *b)
             rc = rc ? rc : jr_buf_put_u64(b, t->npieces == 1 ? t->off : 0);
             rc = rc ? rc : jr_buf_put_u64(b, t->npieces == 1 && t->off + t->len
                                               <= s->size ? t->len : s->size);
+            rc = rc ? rc : jr_buf_put_u64(b, s->dev);
+            rc = rc ? rc : jr_buf_put_u64(b, s->ino);
+            rc = rc ? rc : jr_buf_put_u64(b, s->mtime_ns);
         }
         return rc;
     case JR_TASK_COUNT:

@@ -182,6 +182,8 @@ typedef struct jr_src {
     int kind;
     char *name;         /* owned */
     uint64_t size;      /* FILE: bytes; COUNT: indices; MEM: bytes */
+    uint64_t dev, ino, mtime_ns; /* FILE: what the walk saw, which the
+                                    worker checks the file against */
     int fd;             /* FD: the caller's, the walk's, or -1 until opened */
     const uint8_t *mem; /* MEM: owned by the jr_input */
     uint64_t lines;     /* lines delivered so far (ordered reports) */

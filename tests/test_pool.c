@@ -276,6 +276,7 @@ static int count_after_truncate(jr_map_ctx *ctx, const jr_chunk *ch)
 typedef struct diags {
     int n;
     char last[512];
+    char all[2048]; /* "NAME: MSG\n" each, while they fit */
 } diags;
 
 /* Emits the chunk's length, zero-padded so that key order is size order. */
@@ -363,6 +364,8 @@ static void keep_diag(void *arg, int kind, const char *name, uint64_t line,
     (void)line;
     d->n++;
     snprintf(d->last, sizeof d->last, "%d %s: %s", kind, name, msg);
+    size_t at = strlen(d->all);
+    snprintf(d->all + at, sizeof d->all - at, "%s: %s\n", name, msg);
 }
 
 Test(pool, a_file_cut_short_under_its_mapping_reads_as_zeros_and_is_reported,
@@ -406,6 +409,74 @@ Test(pool, a_file_cut_short_under_its_mapping_reads_as_zeros_and_is_reported,
     jr_stats st;
     jr_pool_stats(p, &st);
     cr_assert_eq(st.retries, 0, "the worker died");
+    jr_result_destroy(&res);
+    jr_input_destroy(&in);
+    jr_pool_destroy(&p);
+    jr_test_rm_rf(dir);
+    jr_test_assert_clean();
+}
+
+/*
+ * A file renamed over (an editor's save, a log's rotation) or written in
+ * place after the walk saw it is reported, not read as if it were the
+ * file the walk sized: the worker checks device, inode and modification
+ * time when it opens a piece and when it is done.  The map callback, run
+ * on a.txt first (one worker, name order), replaces b.txt and rewrites
+ * c.txt.
+ */
+static int count_then_meddle(jr_map_ctx *ctx, const jr_chunk *ch)
+{
+    size_t n = strlen(ch->name);
+    if (n >= 5 && strcmp(ch->name + n - 5, "a.txt") == 0) {
+        char dir[256], path[300], tmp[300];
+        snprintf(dir, sizeof dir, "%.*s", (int)(n - 6), ch->name);
+        /* Past the coarse clock's tick that stamped c.txt when written. */
+        usleep(30 * 1000);
+        snprintf(tmp, sizeof tmp, "%s/new", dir);
+        snprintf(path, sizeof path, "%s/b.txt", dir);
+        if (jr_test_write_file(tmp, "bbbb", 4) != 0 || rename(tmp, path) != 0)
+            return 1;
+        snprintf(path, sizeof path, "%s/c.txt", dir);
+        if (jr_test_write_file(path, "CCCC", 4) != 0)
+            return 1;
+    }
+    return jr_emit(ctx, "bytes", 5, ch->len);
+}
+
+Test(pool, a_file_replaced_or_rewritten_after_the_walk_is_reported,
+     .timeout = 30)
+{
+    char dir[] = "/tmp/jr-test-moved.XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    const char *names[] = {"a.txt", "b.txt", "c.txt"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        cr_assert_eq(jr_test_write_file(path, "cccc", 4), 0);
+    }
+    jr_job job = {.name = "moved", .map = count_then_meddle};
+    jr_opts o = {.workers = 1, .max_attempts = 1};
+    jr_pool *p = NULL;
+    jr_input *in = NULL;
+    jr_result *res = NULL;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    cr_assert_eq(jr_input_new(&in), 0);
+    cr_assert_eq(jr_input_add_path(in, dir, 0), 0);
+    diags d = {0};
+    jr_run_opts ro = {.ctx = &d, .on_diag = keep_diag};
+    int rc = jr_pool_run(p, &job, in, &ro, &res);
+    cr_assert_eq(rc, JR_EINPUT, "rc %d: %s", rc, jr_pool_errmsg(p));
+    cr_assert_eq(d.n, 2, "%d diagnostics, last: %s", d.n, d.last);
+    cr_assert(strstr(d.all, "/b.txt: file replaced while being read\n") &&
+                  strstr(d.all, "/c.txt: file changed while being read\n"),
+              "%s", d.all);
+    const void *key;
+    size_t klen;
+    uint64_t v, bytes = 0;
+    while (jr_result_next(res, &key, &klen, &v) == 1)
+        bytes += v;
+    /* b.txt is another file now: not read.  c.txt is read (it is still
+     * the file the walk sized), then reported as written meanwhile. */
+    cr_assert_eq(bytes, 8, "a.txt's and c.txt's bytes, not b.txt's");
     jr_result_destroy(&res);
     jr_input_destroy(&in);
     jr_pool_destroy(&p);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "util/util.h"
 
@@ -113,6 +114,12 @@ int jr_rd_u64(jr_rd *r, uint64_t *v)
 /*-************************************
  *  Clock and I/O
  **************************************/
+uint64_t jr_mtime_ns(const struct stat *st)
+{
+    return (uint64_t)st->st_mtim.tv_sec * 1000000000u +
+           (uint64_t)st->st_mtim.tv_nsec;
+}
+
 uint64_t jr_now_ns(void)
 {
     struct timespec ts;

@@ -74,6 +74,10 @@ int jr_rd_u32(jr_rd *r, uint32_t *v);                 /* 0 or JR_EPROTO */
 int jr_rd_u64(jr_rd *r, uint64_t *v);                 /* 0 or JR_EPROTO */
 int jr_rd_bytes(jr_rd *r, size_t n, const uint8_t **p); /* 0 or JR_EPROTO */
 
+/* A file's modification time in nanoseconds since the epoch. */
+struct stat;
+uint64_t jr_mtime_ns(const struct stat *st);
+
 /* Monotonic clock in nanoseconds and milliseconds. */
 uint64_t jr_now_ns(void);
 static inline uint64_t jr_now_ms(void) { return jr_now_ns() / 1000000u; }

@@ -147,11 +147,31 @@ static int run_map(worker *w, jr_chunk *ch)
     return rc;
 }
 
+/* What the master's walk saw of a file. */
+typedef struct file_id {
+    uint64_t dev, ino, mtime_ns;
+} file_id;
+
+/* Whether the file open as st is another than the one the walk saw: a
+ * file renamed over its name (an editor's save, a log's rotation). */
+static int replaced(const struct stat *st, const file_id *id)
+{
+    return (uint64_t)st->st_dev != id->dev || (uint64_t)st->st_ino != id->ino;
+}
+
+/* Whether it was written since the walk, as far as its modification time
+ * tells: the kernel stamps it from a coarse clock, so a write within a few
+ * milliseconds of the walk can go unseen. */
+static int changed(const struct stat *st, const file_id *id)
+{
+    return jr_mtime_ns(st) != id->mtime_ns;
+}
+
 /* One piece of a file: map it in place (inmap.h; read it where the file
  * cannot be mapped) and run the map callback on it.  Problems with the
  * file become the piece's error text; they do not fail the task. */
 static int file_piece(worker *w, const char *name, uint64_t off, uint64_t len,
-                      char *err, size_t errcap)
+                      const file_id *id, char *err, size_t errcap)
 {
     err[0] = '\0';
     jr_mapctx_begin(&w->ctx, -1, 0);
@@ -165,6 +185,10 @@ static int file_piece(worker *w, const char *name, uint64_t off, uint64_t len,
     jr_inmap in = {0};
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errcap, "not a regular file");
+        goto out;
+    }
+    if (replaced(&st, id)) { /* not the file of this task: leave it */
+        snprintf(err, errcap, "file replaced while being read");
         goto out;
     }
     unsigned lb = w->job->lookback > 64 ? 64 : w->job->lookback;
@@ -206,10 +230,15 @@ static int file_piece(worker *w, const char *name, uint64_t off, uint64_t len,
     rc = run_map(w, &ch);
     /* Shorter now than the piece: some bytes were never there to read,
      * or (mapped) the reader met zeros in their place. */
-    int shrank = jr_inmap_close(&in) || (uint64_t)n < len ||
-                 (fstat(fd, &st) == 0 && (uint64_t)st.st_size < off + n);
+    int shrank = jr_inmap_close(&in) || (uint64_t)n < len, written = 0;
+    if (fstat(fd, &st) == 0) {
+        shrank |= (uint64_t)st.st_size < off + n;
+        written = changed(&st, id); /* since the walk, before or during */
+    }
     if (shrank)
         snprintf(err, errcap, "file shrank while being read");
+    else if (written)
+        snprintf(err, errcap, "file changed while being read");
 out:
     jr_inmap_close(&in);
     close(fd);
@@ -267,15 +296,17 @@ static int run_task(worker *w, const jr_msg *m)
         jr_buf_put_u32(&w->reply, n);
         for (uint32_t i = 0; i < n; i++) {
             uint64_t off, len;
+            file_id id;
             if (jr_rd_u32(&r, &namelen) < 0 || namelen >= sizeof path ||
                 jr_rd_bytes(&r, namelen, &name) < 0 ||
                 jr_rd_u64(&r, &off) < 0 || jr_rd_u64(&r, &len) < 0 ||
-                len > ((uint64_t)1 << 40))
+                len > ((uint64_t)1 << 40) || jr_rd_u64(&r, &id.dev) < 0 ||
+                jr_rd_u64(&r, &id.ino) < 0 || jr_rd_u64(&r, &id.mtime_ns) < 0)
                 return JR_EPROTO;
             memcpy(path, name, namelen);
             path[namelen] = '\0';
             char err[256];
-            int rc = file_piece(w, path, off, len, err, sizeof err);
+            int rc = file_piece(w, path, off, len, &id, err, sizeof err);
             if (rc != 0)
                 return rc < 0 ? rc : JR_EJOB;
             if (put_piece(w, err[0] ? err : NULL) < 0)
