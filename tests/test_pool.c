@@ -368,6 +368,37 @@ static void keep_diag(void *arg, int kind, const char *name, uint64_t line,
     snprintf(d->all + at, sizeof d->all - at, "%s: %s\n", name, msg);
 }
 
+/* A run of job over path on one worker with one attempt per task (chunk
+ * 0: the default), its diagnostics kept in d: a job that meddles with
+ * its own input, which a retry would only repeat. */
+typedef struct diag_run {
+    jr_pool *p;
+    jr_input *in;
+    jr_result *res;
+    diags d;
+    int rc;
+} diag_run;
+
+static void diag_run_go(diag_run *r, const jr_job *job, const char *path,
+                        size_t chunk)
+{
+    jr_opts o = {.workers = 1, .max_attempts = 1};
+    *r = (diag_run){0};
+    cr_assert_eq(jr_pool_new(&r->p, &o), 0);
+    cr_assert_eq(jr_input_new(&r->in), 0);
+    cr_assert_eq(jr_input_add_path(r->in, path, 0), 0);
+    jr_run_opts ro = {.chunk_size = chunk, .ctx = &r->d, .on_diag = keep_diag};
+    r->rc = jr_pool_run(r->p, job, r->in, &ro, &r->res);
+    cr_assert_eq(r->rc, JR_EINPUT, "rc %d: %s", r->rc, jr_pool_errmsg(r->p));
+}
+
+static void diag_run_free(diag_run *r)
+{
+    jr_result_destroy(&r->res);
+    jr_input_destroy(&r->in);
+    jr_pool_destroy(&r->p);
+}
+
 Test(pool, a_file_cut_short_under_its_mapping_reads_as_zeros_and_is_reported,
      .timeout = 30)
 {
@@ -381,24 +412,15 @@ Test(pool, a_file_cut_short_under_its_mapping_reads_as_zeros_and_is_reported,
     free(text);
 
     jr_job job = {.name = "shrink", .map = count_after_truncate};
-    jr_opts o = {.workers = 1, .max_attempts = 1};
-    jr_pool *p = NULL;
-    jr_input *in = NULL;
-    jr_result *res = NULL;
-    cr_assert_eq(jr_pool_new(&p, &o), 0);
-    cr_assert_eq(jr_input_new(&in), 0);
-    cr_assert_eq(jr_input_add_path(in, path, 0), 0);
-    diags d = {0};
-    jr_run_opts ro = {.chunk_size = len, .ctx = &d, .on_diag = keep_diag};
-    int rc = jr_pool_run(p, &job, in, &ro, &res);
-    cr_assert_eq(rc, JR_EINPUT, "rc %d: %s", rc, jr_pool_errmsg(p));
-    cr_assert_eq(d.n, 1, "%d diagnostics, last: %s", d.n, d.last);
-    cr_assert(strstr(d.last, "in.txt") && strstr(d.last, "shrank"), "%s",
-              d.last);
+    diag_run r;
+    diag_run_go(&r, &job, path, len);
+    cr_assert_eq(r.d.n, 1, "%d diagnostics, last: %s", r.d.n, r.d.last);
+    cr_assert(strstr(r.d.last, "in.txt") && strstr(r.d.last, "shrank"), "%s",
+              r.d.last);
     const void *key;
     size_t klen;
     uint64_t v, nonzero = 0, bytes = 0;
-    while (jr_result_next(res, &key, &klen, &v) == 1) {
+    while (jr_result_next(r.res, &key, &klen, &v) == 1) {
         if (klen == 7 && memcmp(key, "nonzero", 7) == 0)
             nonzero = v;
         else if (klen == 5 && memcmp(key, "bytes", 5) == 0)
@@ -407,11 +429,9 @@ Test(pool, a_file_cut_short_under_its_mapping_reads_as_zeros_and_is_reported,
     cr_assert_eq(nonzero, 100, "the bytes still in the file, then zeros");
     cr_assert_eq(bytes, len, "the chunk as it was when the task began");
     jr_stats st;
-    jr_pool_stats(p, &st);
+    jr_pool_stats(r.p, &st);
     cr_assert_eq(st.retries, 0, "the worker died");
-    jr_result_destroy(&res);
-    jr_input_destroy(&in);
-    jr_pool_destroy(&p);
+    diag_run_free(&r);
     jr_test_rm_rf(dir);
     jr_test_assert_clean();
 }
@@ -454,32 +474,21 @@ Test(pool, a_file_replaced_or_rewritten_after_the_walk_is_reported,
         cr_assert_eq(jr_test_write_file(path, "cccc", 4), 0);
     }
     jr_job job = {.name = "moved", .map = count_then_meddle};
-    jr_opts o = {.workers = 1, .max_attempts = 1};
-    jr_pool *p = NULL;
-    jr_input *in = NULL;
-    jr_result *res = NULL;
-    cr_assert_eq(jr_pool_new(&p, &o), 0);
-    cr_assert_eq(jr_input_new(&in), 0);
-    cr_assert_eq(jr_input_add_path(in, dir, 0), 0);
-    diags d = {0};
-    jr_run_opts ro = {.ctx = &d, .on_diag = keep_diag};
-    int rc = jr_pool_run(p, &job, in, &ro, &res);
-    cr_assert_eq(rc, JR_EINPUT, "rc %d: %s", rc, jr_pool_errmsg(p));
-    cr_assert_eq(d.n, 2, "%d diagnostics, last: %s", d.n, d.last);
-    cr_assert(strstr(d.all, "/b.txt: file replaced while being read\n") &&
-                  strstr(d.all, "/c.txt: file changed while being read\n"),
-              "%s", d.all);
+    diag_run r;
+    diag_run_go(&r, &job, dir, 0);
+    cr_assert_eq(r.d.n, 2, "%d diagnostics, last: %s", r.d.n, r.d.last);
+    cr_assert(strstr(r.d.all, "/b.txt: file replaced while being read\n") &&
+                  strstr(r.d.all, "/c.txt: file changed while being read\n"),
+              "%s", r.d.all);
     const void *key;
     size_t klen;
     uint64_t v, bytes = 0;
-    while (jr_result_next(res, &key, &klen, &v) == 1)
+    while (jr_result_next(r.res, &key, &klen, &v) == 1)
         bytes += v;
     /* b.txt is another file now: not read.  c.txt is read (it is still
      * the file the walk sized), then reported as written meanwhile. */
     cr_assert_eq(bytes, 8, "a.txt's and c.txt's bytes, not b.txt's");
-    jr_result_destroy(&res);
-    jr_input_destroy(&in);
-    jr_pool_destroy(&p);
+    diag_run_free(&r);
     jr_test_rm_rf(dir);
     jr_test_assert_clean();
 }
