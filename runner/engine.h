@@ -52,6 +52,8 @@ typedef struct jr_run {
     int s_slot;        /* slot being filled, -1 none */
     size_t s_fill;
     uint64_t s_t0;     /* when the slot got its first byte */
+    size_t s_nocut;    /* fill at which an idle split last found no cut */
+    uint64_t s_tread;  /* when the stream last gave bytes */
     uint64_t s_mem;    /* MEM: bytes consumed */
     jr_buf carry;      /* bytes after the last cut, for the next slot */
     uint8_t s_prev[65];

@@ -1460,6 +1460,33 @@ Test(cli, a_large_stream_counts_like_the_same_file, .timeout = T(60))
     jr_test_assert_clean();
 }
 
+/* A word of 4 MiB on a pipe that runs dry three times on the way: the
+ * master looks for a place to cut at the pauses, finds none, gathers on
+ * (in a segment of its own once past a slot) and cuts at the end.  Those
+ * searches once went over the whole word at every pause (13 s for a
+ * word of 50 MB); now not again before the bytes double or the pipe has
+ * been quiet a while. */
+Test(cli, a_long_word_on_a_pipe_that_pauses_is_one_word, .timeout = T(60))
+{
+    static const char script[] =
+        "a() { head -c 1048576 /dev/zero | tr '\\0' a; }; "
+        "(a; sleep 0.05; a; sleep 0.15; a; sleep 0.05; a; printf ' b\\n') | "
+        "\"$0\" -j 2 --no-progress wordcount -";
+    const char *argv[] = {"/bin/sh", "-c", script, JR_CLI_PATH, NULL};
+    proc p = {.argv = argv};
+    jr_test_proc_run(&p);
+    size_t n = (size_t)4 << 20;
+    cr_assert_eq(p.code, 0, "%s", p.err);
+    cr_assert_eq(p.out_len, 2 + n + 1 + 4, "%zu bytes", p.out_len);
+    cr_assert(memcmp(p.out, "1\t", 2) == 0 && p.out[2 + n] == '\n');
+    for (size_t i = 0; i < n; i++)
+        if (p.out[2 + i] != 'a')
+            cr_assert_fail("byte %zu of the word is %d", i, p.out[2 + i]);
+    cr_assert_str_eq(p.out + 2 + n + 1, "1\tb\n");
+    jr_test_proc_free(&p);
+    jr_test_assert_clean();
+}
+
 /*-************************************
  *  Closed and failing standard descriptors
  **************************************/
