@@ -1383,6 +1383,52 @@ Test(cli, generated_corpora_match_the_reference_for_tiny_chunks,
  * merge and format at once (runner/cli_result.c); one worker writes it
  * whole.  Both must give the reference's bytes, TSV and JSON, to stdout
  * and to -o. */
+/* Words longer than the 12 bytes a reducer's records hold of a key,
+ * alike in those 12, in every task of both workers: the reducers must
+ * combine them by all their bytes (a merge that took equal keys for
+ * different ones printed each word twice). */
+Test(cli, long_words_alike_in_their_first_12_bytes_combine_across_workers,
+     .timeout = T(30))
+{
+    static const char *const w[] = {"internationalization",
+                                    "internationalisation", "abcabcabcabcx",
+                                    "abcabcabcabcy", "abcabcabcabcabcx"};
+    enum { N = 5, WORDS = 200000 };
+    size_t count[N] = {0}, len = 0, cap = (size_t)WORDS * 22;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    uint32_t x = 12345;
+    for (int i = 0; i < WORDS; i++) {
+        x = x * 1103515245u + 12345u;
+        unsigned k = (x >> 16) % N;
+        count[k]++;
+        len += (size_t)sprintf(text + len, "%s ", w[k]);
+    }
+    write_file("long.txt", text, len);
+    free(text);
+    /* The expected lines: count descending, then bytes. */
+    int order[N] = {0, 1, 2, 3, 4};
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            if (count[order[j]] > count[order[i]] ||
+                (count[order[j]] == count[order[i]] &&
+                 strcmp(w[order[j]], w[order[i]]) < 0)) {
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+    char want[512];
+    size_t wl = 0;
+    for (int i = 0; i < N; i++)
+        wl += (size_t)snprintf(want + wl, sizeof want - wl, "%zu\t%s\n",
+                               count[order[i]], w[order[i]]);
+    proc p =
+        jobrun(ARGS("-j", "2", "--chunk-size", "4k", "wordcount", "long.txt"));
+    expect(&p, 0, want, "");
+    jr_test_proc_free(&p);
+    jr_test_assert_clean();
+}
+
 Test(cli, a_large_vocabulary_written_in_parallel_parts_matches_the_reference,
      .timeout = T(180))
 {

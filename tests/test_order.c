@@ -330,7 +330,8 @@ static void run_ordered(enum jr_order order, int (*ref)(const void *, const void
         text[len++] = '\n';
     }
     /* Keys longer than the 12 bytes a record's prefixes hold, alike in
-     * those 12, each met by both workers: combined by their whole bytes. */
+     * those 12, met many times: combined by their whole bytes (the test
+     * that they are across workers is test_cli's long_words_alike_...). */
     static const char *const longs[] = {"abcabcabcabc",
                                         "abcabcabcabca",
                                         "abcabcabcabcb",
