@@ -361,13 +361,16 @@ FILE *cli_out_open(cli *c, const char *path)
         return out_failed(c, path, EISDIR);
     if (exists && !S_ISREG(st.st_mode)) {
         /* -o /dev/null, /dev/stdout, a FIFO: written where it is.  (The
-         * rename made /dev/null a regular file.) */
+         * rename made /dev/null a regular file.)  A FIFO's open waits for
+         * its reader, as `> fifo` does, and a signal ends the wait. */
         int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
         if (!f) {
             int err = errno;
             if (fd >= 0)
                 close(fd);
+            if (err == EINTR && g_signal)
+                return NULL; /* the caller exits 128 + the signal */
             return out_failed(c, path, err);
         }
         return f;

@@ -118,10 +118,18 @@ int cli_wordcount(cli *c, int argc, char **argv)
     }
     if (!out && cli_closed_stdout(c))
         return EXIT_FAILED;
+    /* Opened before the run: an output that cannot be written (a typo in
+     * its directory, a full disk's quota, a directory) fails now, not
+     * after the whole corpus was counted. */
+    FILE *f = cli_out_open(c, out);
+    if (!f)
+        return cli_signal() ? 128 + cli_signal() : EXIT_FAILED;
     jr_input *in = NULL;
     int closed_in = 0;
-    if (jr_input_new(&in) < 0)
+    if (jr_input_new(&in) < 0) {
+        (void)cli_out_close(c, f, out, 0);
         return EXIT_FAILED;
+    }
     for (int i = optind; i < argc; i++) {
         if (cli_closed_stdin(c, argv[i])) {
             closed_in = 1;
@@ -129,6 +137,7 @@ int cli_wordcount(cli *c, int argc, char **argv)
         }
         if (jr_input_add_path(in, argv[i], flags) < 0) {
             jr_input_destroy(&in);
+            (void)cli_out_close(c, f, out, 0);
             return EXIT_FAILED;
         }
     }
@@ -136,6 +145,7 @@ int cli_wordcount(cli *c, int argc, char **argv)
     int status = cli_pool(c);
     if (status) {
         jr_input_destroy(&in);
+        (void)cli_out_close(c, f, out, 0);
         return status;
     }
     jr_result *res = NULL;
@@ -144,12 +154,8 @@ int cli_wordcount(cli *c, int argc, char **argv)
     cli_progress_end(c);
     if (rc < 0 && rc != JR_EINPUT) {
         jr_result_destroy(&res);
+        (void)cli_out_close(c, f, out, 0); /* no output file */
         return cli_fail(c, rc);
-    }
-    FILE *f = cli_out_open(c, out);
-    if (!f) {
-        jr_result_destroy(&res);
-        return EXIT_FAILED;
     }
     double t0 = now_s();
     uint64_t words;

@@ -131,6 +131,7 @@ void jr_diag(const jr_run_opts *ro, int kind, const char *name, uint64_t line,
 /* ---- expansion ---------------------------------------------------------- */
 
 typedef struct walk {
+    const jr_pool *pool; /* canceled: the walk stops */
     const jr_run_opts *ro;
     jr_src *v;
     size_t n, cap;
@@ -140,7 +141,17 @@ typedef struct walk {
     size_t nlevels, caplevels;
     int errors;
     int oom;
+    int stop; /* the pool was canceled */
 } walk;
+
+/* Whether the walk is to end now: out of memory, or canceled (a SIGINT
+ * during the walk of a large tree ends it, not the whole walk). */
+static int walk_over(walk *w)
+{
+    if (!w->stop && w->pool && jr_pool_canceled(w->pool))
+        w->stop = 1;
+    return w->oom || w->stop;
+}
 
 static jr_src *add_src(walk *w, const char *name, int kind)
 {
@@ -416,7 +427,7 @@ static void walk_dir(walk *w, const char *dir, unsigned flags)
     enter_dir(w, dir);
     while (w->nlevels > base) {
         level *l = &w->levels[w->nlevels - 1];
-        if (l->next == l->n || w->oom) {
+        if (l->next == l->n || walk_over(w)) {
             level_free(l);
             w->nlevels--;
             continue;
@@ -458,9 +469,16 @@ static void walk_top(walk *w, const jr_path *p)
         if (first_visit(w, &st))
             walk_dir(w, p->path, p->flags);
     } else {
-        int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* Opening a FIFO waits for its writer: a signal ends the wait,
+         * which is no problem of the input's.  A canceling one ends the
+         * walk; another (one the program handles) resumes the wait. */
+        int fd;
+        while ((fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 &&
+               errno == EINTR && !walk_over(w))
+            ;
         if (fd < 0) {
-            problem(w, p->path, errno);
+            if (errno != EINTR)
+                problem(w, p->path, errno);
             return;
         }
         jr_src *s = add_src(w, p->path, JR_SRC_FD);
@@ -473,11 +491,12 @@ static void walk_top(walk *w, const jr_path *p)
     }
 }
 
-int jr_input_expand(const jr_input *in, const jr_run_opts *ro, jr_src **out,
-                    size_t *nout, int *input_errors)
+int jr_input_expand(const jr_input *in, const jr_pool *pool,
+                    const jr_run_opts *ro, jr_src **out, size_t *nout,
+                    int *input_errors)
 {
-    walk w = {.ro = ro};
-    for (size_t i = 0; i < in->n && !w.oom; i++) {
+    walk w = {.pool = pool, .ro = ro};
+    for (size_t i = 0; i < in->n && !walk_over(&w); i++) {
         const jr_path *p = &in->v[i];
         jr_src *s;
         switch (p->kind) {

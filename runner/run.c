@@ -809,7 +809,7 @@ int jr_engine_run(jr_pool *p, const jr_job *job, jr_map_one_fn map_one,
         r.window *= 8;
     int rc = 0;
     if (in)
-        rc = jr_input_expand(in, ro, &r.srcs, &r.nsrcs, &r.input_errors);
+        rc = jr_input_expand(in, p, ro, &r.srcs, &r.nsrcs, &r.input_errors);
     if (rc == 0)
         rc = jr_produce_init(&r);
     if (rc == 0)

@@ -131,6 +131,13 @@ struct jr_pool {
     unsigned npolls;
 };
 
+/* Whether a signal or jr_pool_cancel() asked the pool to stop (the
+ * caller's flag is seen here before jr_pool_poll() copies it). */
+static inline int jr_pool_canceled(const jr_pool *p)
+{
+    return p->cancel || (p->opts.cancel && *p->opts.cancel);
+}
+
 /* Set the pool's error message (printf-like); returns code. */
 int jr_pool_fail(jr_pool *p, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -209,9 +216,10 @@ struct jr_input {
 };
 
 /* Expand the input list (walk directories) into sources, in order.
- * Walk problems go to on_diag.  @return 0, JR_ENOMEM. */
-int jr_input_expand(const jr_input *in, const jr_run_opts *ro, jr_src **out,
-                    size_t *nout, int *input_errors);
+ * Walk problems go to on_diag.  Once p is canceled the walk stops where
+ * it is (the run then fails with JR_ECANCELED).  @return 0, JR_ENOMEM. */
+int jr_input_expand(const jr_input *in, const jr_pool *p, const jr_run_opts *ro,
+                    jr_src **out, size_t *nout, int *input_errors);
 void jr_srcs_free(jr_src *v, size_t n);
 
 /* Give a diagnostic to ro->on_diag (if any) with name escaped for

@@ -1242,6 +1242,19 @@ Test(cli, output_into_a_missing_directory_fails_and_creates_nothing)
     jr_test_assert_clean();
 }
 
+/* The output is opened before the input is read: a wrong -o fails at
+ * once, before a long job's work, and alone on stderr. */
+Test(cli, an_output_that_cannot_be_written_fails_before_the_input_is_read)
+{
+    write_str("in.txt", "alpha");
+    proc p = jobrun(
+        ARGS("wordcount", "-o", "nodir/out.tsv", "in.txt", "missing.txt"));
+    expect(&p, 3, "",
+           "jobrun: wordcount: nodir/out.tsv: No such file or directory\n");
+    jr_test_proc_free(&p);
+    jr_test_assert_clean();
+}
+
 Test(cli, output_file_is_not_created_on_a_usage_error)
 {
     write_str("in.txt", "alpha");
@@ -2070,6 +2083,40 @@ Test(cli, sigterm_during_factor_random_tears_down_cleanly, .timeout = T(60))
 Test(cli, sighup_during_a_long_wordcount_tears_down_cleanly, .timeout = T(60))
 {
     interrupted_cleanly(SIGHUP, 0);
+}
+
+/* Opening a FIFO operand waits for a writer: a signal then ends the run
+ * as any other, with nothing said of the FIFO and no -o file left. */
+Test(cli, sigterm_while_a_fifo_operand_waits_for_its_writer_is_quiet,
+     .timeout = T(30))
+{
+    cr_assert_eq(mkfifo("nowriter", 0600), 0);
+    proc p = jobrun_ex(NULL, 0, ARGS("wordcount", "-o", "out.tsv", "nowriter"),
+                       SIGTERM, 300, 0, 0, NULL);
+    cr_assert(p.signalled, "jobrun ended before the signal (exit %d):\n%s",
+              p.code, p.err);
+    expect(&p, 143, "", "");
+    cr_assert(p.sig_secs < T(2.0), "jobrun took %.2f s to stop", p.sig_secs);
+    cr_assert_eq(files_starting("out.tsv"), 0, "a temporary -o file was left");
+    jr_test_proc_free(&p);
+    jr_test_assert_clean();
+}
+
+/* -o FIFO waits for the FIFO's reader before the run, as `> fifo` would:
+ * a signal then ends that wait, with no message but the exit status. */
+Test(cli, sigterm_while_an_output_fifo_waits_for_its_reader_is_quiet,
+     .timeout = T(30))
+{
+    write_str("in.txt", "alpha");
+    cr_assert_eq(mkfifo("noreader", 0600), 0);
+    proc p = jobrun_ex(NULL, 0, ARGS("wordcount", "-o", "noreader", "in.txt"),
+                       SIGTERM, 300, 0, 0, NULL);
+    cr_assert(p.signalled, "jobrun ended before the signal (exit %d):\n%s",
+              p.code, p.err);
+    expect(&p, 143, "", "");
+    cr_assert(p.sig_secs < T(2.0), "jobrun took %.2f s to stop", p.sig_secs);
+    jr_test_proc_free(&p);
+    jr_test_assert_clean();
 }
 
 /* A child that writes `data` into the FIFO, then holds it open, idle, for
