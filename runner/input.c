@@ -145,7 +145,8 @@ typedef struct walk {
 } walk;
 
 /* Whether the walk is to end now: out of memory, or canceled (a SIGINT
- * during the walk of a large tree ends it, not the whole walk). */
+ * in the walk of a large tree stops it there, not after its last
+ * directory). */
 static int walk_over(walk *w)
 {
     if (!w->stop && w->pool && jr_pool_canceled(w->pool))

@@ -216,10 +216,12 @@ struct jr_input {
 };
 
 /* Expand the input list (walk directories) into sources, in order.
- * Walk problems go to on_diag.  Once p is canceled the walk stops where
- * it is (the run then fails with JR_ECANCELED).  @return 0, JR_ENOMEM. */
-int jr_input_expand(const jr_input *in, const jr_pool *p, const jr_run_opts *ro,
-                    jr_src **out, size_t *nout, int *input_errors);
+ * Walk problems go to on_diag.  Once pool is canceled the walk stops
+ * where it is (the run then fails with JR_ECANCELED).  @return 0,
+ * JR_ENOMEM. */
+int jr_input_expand(const jr_input *in, const jr_pool *pool,
+                    const jr_run_opts *ro, jr_src **out, size_t *nout,
+                    int *input_errors);
 void jr_srcs_free(jr_src *v, size_t n);
 
 /* Give a diagnostic to ro->on_diag (if any) with name escaped for
