@@ -4,7 +4,8 @@
 # examples/<name>.c that was built.  Each test runs this same file as a
 # script (cmake -P) with EXAMPLE, EXE, CLI and DIR set: it writes a small
 # input under DIR, runs the example and checks what it printed.
-#   checksums  known FNV-1a digests, and the same output with -j 1 and -j 2
+#   checksums  known FNV-1a digests, and the same output with -j 1 and -j 2;
+#              a directory and a missing file named on stderr, exit 1
 #   ngrams     --top 5 gives 5 trigram lines, the same with -j 1 and -j 2
 #   wordfreq   the same counts as `jobrun wordcount`
 # An example without checks of its own must exit 0 on the input.
@@ -89,6 +90,15 @@ if(EXAMPLE STREQUAL "checksums")
   if(NOT hex MATCHES "^[0-9a-f]+$" OR NOT rest STREQUAL "  ${in}/words.txt")
     message(FATAL_ERROR "checksums printed '${last}' for words.txt")
   endif()
+  # What cannot be read is said on stderr; the rest is still printed.
+  execute_process(COMMAND ${EXE} -j 2 ${in}/a.txt ${in} ${in}/missing
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE o ERROR_VARIABLE e
+                  TIMEOUT 60)
+  expect_equal("checksums of a file, a directory and a missing file: exit"
+    "${rc}" "1")
+  expect_equal("checksums: stdout" "${o}" "af63dc4c8601ec8c  ${in}/a.txt\n")
+  expect_equal("checksums: stderr" "${e}"
+    "checksums: ${in}: Is a directory\nchecksums: ${in}/missing: No such file or directory\n")
 
 elseif(EXAMPLE STREQUAL "ngrams")
   run(one ${EXE} -j 1 --top 5 ${in})
