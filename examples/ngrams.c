@@ -65,6 +65,15 @@ static const jr_job trigram_job = {
     .cmp = by_count,
 };
 
+/* An input the run could not read, said as the run goes on without it
+ * (it then ends with JR_EINPUT); line is 0 for inputs. */
+static void on_diag(void *ctx, int kind, const char *name, uint64_t line,
+                    const char *msg)
+{
+    (void)kind, (void)line;
+    fprintf(stderr, "%s: %s: %s\n", (const char *)ctx, name, msg);
+}
+
 int main(int argc, char **argv)
 {
     jr_opts opts = {0};
@@ -86,13 +95,15 @@ int main(int argc, char **argv)
     jr_input *in = NULL;
     jr_pool *pool = NULL;
     jr_result *res = NULL;
+    static char me[] = "ngrams";
+    jr_run_opts ro = {.ctx = me, .on_diag = on_diag};
     int rc = jr_input_new(&in);
     for (; rc == 0 && i < argc; i++)
         rc = jr_input_add_path(in, argv[i], 0);
     if (rc == 0)
         rc = jr_pool_new(&pool, &opts);
     if (rc == 0)
-        rc = jr_pool_run(pool, &trigram_job, in, NULL, &res);
+        rc = jr_pool_run(pool, &trigram_job, in, &ro, &res);
     if (rc < 0 && rc != JR_EINPUT) {
         /* No pool (it did not start): NULL asks why. */
         fprintf(stderr, "ngrams: %s\n",

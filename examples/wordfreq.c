@@ -9,6 +9,15 @@
 
 #include <jobrun.h>
 
+/* An input the run could not read, said as the run goes on without it
+ * (it then ends with JR_EINPUT); line is 0 for inputs. */
+static void on_diag(void *ctx, int kind, const char *name, uint64_t line,
+                    const char *msg)
+{
+    (void)kind, (void)line;
+    fprintf(stderr, "%s: %s: %s\n", (const char *)ctx, name, msg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -18,13 +27,15 @@ int main(int argc, char **argv)
     jr_input *in = NULL;
     jr_pool *pool = NULL;
     jr_result *res = NULL;
+    static char me[] = "wordfreq";
+    jr_run_opts ro = {.ctx = me, .on_diag = on_diag};
     int rc = jr_input_new(&in);
     for (int i = 1; rc == 0 && i < argc; i++)
         rc = jr_input_add_path(in, argv[i], 0);
     if (rc == 0)
         rc = jr_pool_new(&pool, NULL); /* NULL: defaults, one per CPU */
     if (rc == 0)
-        rc = jr_pool_run(pool, jr_job_find("wordcount"), in, NULL, &res);
+        rc = jr_pool_run(pool, jr_job_find("wordcount"), in, &ro, &res);
     if (rc < 0 && rc != JR_EINPUT) {
         /* No pool (it did not start): NULL asks why. */
         fprintf(stderr, "wordfreq: %s\n",

@@ -4,10 +4,10 @@
 # examples/<name>.c that was built.  Each test runs this same file as a
 # script (cmake -P) with EXAMPLE, EXE, CLI and DIR set: it writes a small
 # input under DIR, runs the example and checks what it printed.
-#   checksums  known FNV-1a digests, and the same output with -j 1 and -j 2;
-#              a directory and a missing file named on stderr, exit 1
+#   checksums  known FNV-1a digests, and the same output with -j 1 and -j 2
 #   ngrams     --top 5 gives 5 trigram lines, the same with -j 1 and -j 2
 #   wordfreq   the same counts as `jobrun wordcount`
+# and each names an input it cannot read on stderr and exits 1.
 # An example without checks of its own must exit 0 on the input.
 
 if(NOT CMAKE_SCRIPT_MODE_FILE)
@@ -43,6 +43,17 @@ function(run out)
   string(REGEX REPLACE "\n$" "" o "${o}")
   string(REPLACE "\n" ";" o "${o}")
   set(${out} "${o}" PARENT_SCOPE)
+endfunction()
+
+# Run a command that must exit 1, print `out` and say `err` on stderr (an
+# input it could not read).
+function(run_unread out err)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE o
+                  ERROR_VARIABLE e TIMEOUT 60)
+  string(REPLACE ";" " " cmd "${ARGN}")
+  expect_equal("${cmd}: exit status" "${rc}" "1")
+  expect_equal("${cmd}: stdout" "${o}" "${out}")
+  expect_equal("${cmd}: stderr" "${e}" "${err}")
 endfunction()
 
 function(expect_equal what got want)
@@ -90,15 +101,9 @@ if(EXAMPLE STREQUAL "checksums")
   if(NOT hex MATCHES "^[0-9a-f]+$" OR NOT rest STREQUAL "  ${in}/words.txt")
     message(FATAL_ERROR "checksums printed '${last}' for words.txt")
   endif()
-  # What cannot be read is said on stderr; the rest is still printed.
-  execute_process(COMMAND ${EXE} -j 2 ${in}/a.txt ${in} ${in}/missing
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE o ERROR_VARIABLE e
-                  TIMEOUT 60)
-  expect_equal("checksums of a file, a directory and a missing file: exit"
-    "${rc}" "1")
-  expect_equal("checksums: stdout" "${o}" "af63dc4c8601ec8c  ${in}/a.txt\n")
-  expect_equal("checksums: stderr" "${e}"
-    "checksums: ${in}: Is a directory\nchecksums: ${in}/missing: No such file or directory\n")
+  run_unread("af63dc4c8601ec8c  ${in}/a.txt\n"
+    "checksums: ${in}: Is a directory\nchecksums: ${in}/missing: No such file or directory\n"
+    ${EXE} -j 2 ${in}/a.txt ${in} ${in}/missing)
 
 elseif(EXAMPLE STREQUAL "ngrams")
   run(one ${EXE} -j 1 --top 5 ${in})
@@ -111,6 +116,9 @@ elseif(EXAMPLE STREQUAL "ngrams")
       message(FATAL_ERROR "ngrams printed '${line}'")
     endif()
   endforeach()
+  run_unread("1\tbar\n1\tfoo\n"
+    "ngrams: ${in}/missing: No such file or directory\n"
+    ${EXE} --top 2 ${in}/missing ${in}/foobar.txt)
 
 elseif(EXAMPLE STREQUAL "wordfreq")
   # wordfreq prints "N distinct words" then "%8llu  WORD" lines; the CLI
@@ -130,6 +138,9 @@ elseif(EXAMPLE STREQUAL "wordfreq")
     list(APPEND rows "${CMAKE_MATCH_1}\t${CMAKE_MATCH_2}")
   endforeach()
   expect_equal("wordfreq against jobrun wordcount --top 10" "${rows}" "${top}")
+  run_unread("1 distinct words\n       1  a\n"
+    "wordfreq: ${in}/missing: No such file or directory\n"
+    ${EXE} ${in}/missing ${in}/a.txt)
 
 else()
   run(out ${EXE} ${in}/words.txt)
