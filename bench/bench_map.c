@@ -59,6 +59,15 @@ static int emit_table(void *arg, const uint8_t *word, size_t len)
     return jr_table_add_soon_padded(c->table, word, len, 1);
 }
 
+/* The short words, in batches as the job sends them. */
+static int batch_table(void *arg, const uint8_t (*keys)[JR_WC_PAD],
+                       const uint8_t *lens, unsigned n)
+{
+    sinkc *c = arg;
+    c->words += n;
+    return jr_table_add_short(c->table, keys, lens, n, 1);
+}
+
 /* One run of a stage over buf.  @return seconds, or -1 on an error. */
 static double run_stage(jr_wc_emit_fn emit, const uint8_t *buf, size_t len,
                         sinkc *c)
@@ -68,6 +77,8 @@ static double run_stage(jr_wc_emit_fn emit, const uint8_t *buf, size_t len,
         return -1;
     jr_wc_scan s;
     jr_wc_scan_init(&s, emit, c);
+    if (emit == emit_table)
+        jr_wc_scan_batch(&s, batch_table);
     int rc = 0;
     double t0 = now_s();
     for (size_t at = 0; at < len && rc == 0; at += PIECE) {

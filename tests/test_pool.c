@@ -495,15 +495,19 @@ Test(pool, a_file_replaced_or_rewritten_after_the_walk_is_reported,
 
 /* A key longer than JR_KEY_MAX cannot be shuffled (records carry 32-bit
  * lengths; before the check it was cut to its low 32 bits).  jr_emit()
- * refuses it before reading it, so a small buffer stands in for one. */
+ * refuses it before reading it, so a small buffer stands in for one.
+ * jr_emit_short() refuses a length over JR_EMIT_PAD, adding none of the
+ * keys (the short "fine" one beside it included). */
 static int emit_a_huge_key(jr_map_ctx *ctx, const jr_chunk *ch)
 {
-    static const char key[JR_EMIT_PAD] = "huge";
+    static const uint8_t key[2][JR_EMIT_PAD] = {"fine", "huge"};
+    static const uint8_t lens[2] = {4, JR_EMIT_PAD + 1};
     int rc = jr_emit(ctx, "fine", 4, ch->len);
     if (rc)
         return rc;
-    if (jr_emit(ctx, key, JR_KEY_MAX + 1, 1) != JR_EKEYLEN ||
-        jr_emit_padded(ctx, key, JR_KEY_MAX + 1, 1) != JR_EKEYLEN)
+    if (jr_emit(ctx, key[1], JR_KEY_MAX + 1, 1) != JR_EKEYLEN ||
+        jr_emit_padded(ctx, key[1], JR_KEY_MAX + 1, 1) != JR_EKEYLEN ||
+        jr_emit_short(ctx, key, lens, 2, 1) != JR_EKEYLEN)
         return 1; /* JR_EJOB: the test fails on the code */
     return 0;
 }

@@ -396,6 +396,146 @@ Test(scan, gives_the_same_words_whatever_the_pieces_fed)
     }
 }
 
+/* Text with long runs of ASCII words (whole 64-byte blocks of them, the
+ * scanner's fastest path) between random_text()'s mixed scripts and bad
+ * bytes. */
+static size_t mixed_text(uint8_t *out, size_t cap, uint64_t *rng)
+{
+    size_t len = 0;
+    while (len + 700 <= cap && rnd(rng) % 8 != 0) {
+        if (rnd(rng) % 2) {
+            len += random_text(out + len, 200, rng);
+            continue;
+        }
+        for (size_t end = len + rnd(rng) % 500; len < end;) {
+            size_t w = 1 + rnd(rng) % 20;
+            for (size_t i = 0; i < w; i++) {
+                uint64_t r = rnd(rng);
+                out[len++] = (uint8_t)(r % 3 == 0 ? 'A' + (r >> 8) % 26
+                                                  : 'a' + (r >> 8) % 26);
+            }
+            out[len++] = " .,\n"[rnd(rng) % 4];
+        }
+    }
+    return len;
+}
+
+/* The words a scanner gives, in order, a line each; batches are checked
+ * as jr_wc_batch_fn promises them. */
+typedef struct seq {
+    FILE *f;
+    unsigned batches;
+} seq;
+
+static int seq_emit(void *arg, const uint8_t *word, size_t len)
+{
+    seq *q = arg;
+    fwrite(word, 1, len, q->f);
+    fputc('\n', q->f);
+    return 0;
+}
+
+static int seq_batch(void *arg, const uint8_t (*keys)[JR_WC_PAD],
+                     const uint8_t *lens, unsigned n)
+{
+    seq *q = arg;
+    cr_assert(n >= 1 && n <= JR_WC_BATCH, "%u words", n);
+    for (unsigned i = 0; i < n; i++) {
+        cr_assert_leq(lens[i], JR_WC_PAD);
+        for (size_t j = lens[i]; j < JR_WC_PAD; j++)
+            cr_assert_eq(keys[i][j], 0, "zero-padded");
+        fwrite(keys[i], 1, lens[i], q->f);
+        fputc('\n', q->f);
+    }
+    q->batches++;
+    return 0;
+}
+
+/* buf's words in order, fed in pieces of `piece`; caller frees. */
+static char *words_in_order(const uint8_t *buf, size_t len, size_t piece,
+                            int batched, unsigned *batches)
+{
+    char *out = NULL;
+    size_t n;
+    seq q = {open_memstream(&out, &n), 0};
+    jr_wc_scan s;
+    jr_wc_scan_init(&s, seq_emit, &q);
+    if (batched)
+        jr_wc_scan_batch(&s, seq_batch);
+    for (size_t at = 0; at < len; at += piece) {
+        size_t k = len - at < piece ? len - at : piece;
+        uint8_t *copy = malloc(k); /* so ASan sees a read past it */
+        memcpy(copy, buf + at, k);
+        cr_assert_eq(jr_wc_scan_feed(&s, copy, k), 0);
+        free(copy);
+    }
+    cr_assert_eq(jr_wc_scan_finish(&s), 0);
+    jr_wc_scan_fini(&s);
+    fclose(q.f);
+    *batches += q.batches;
+    return out;
+}
+
+/* The batch callback carries most words of ASCII text, and the order of
+ * the words does not change: those batched come before the next word that
+ * goes to emit, and by the end of each piece. */
+Test(scan, batched_words_come_in_the_order_of_the_input)
+{
+    uint64_t rng = 0x853c49e6748fea9bull;
+    static uint8_t buf[6000];
+    unsigned batches = 0, none = 0;
+    for (int it = 0; it < 150; it++) {
+        size_t len = mixed_text(buf, sizeof buf, &rng);
+        char *want = words_in_order(buf, len, len ? len : 1, 0, &none);
+        static const size_t pieces[] = {0, 1, 7, 64, 333};
+        for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+            size_t piece = pieces[k] ? pieces[k] : len ? len : 1;
+            char *got = words_in_order(buf, len, piece, 1, &batches);
+            cr_assert_str_eq(got, want, "iteration %d, pieces of %zu", it,
+                             piece);
+            free(got);
+        }
+        free(want);
+    }
+    cr_assert_eq(none, 0);
+    cr_assert_gt(batches, 1000, "the words went by batches");
+}
+
+static int count_call(void *arg, const uint8_t *word, size_t len)
+{
+    (void)word;
+    (void)len;
+    ++*(unsigned *)arg;
+    return 0;
+}
+
+static int refuse_batch(void *arg, const uint8_t (*keys)[JR_WC_PAD],
+                        const uint8_t *lens, unsigned n)
+{
+    (void)keys;
+    (void)lens;
+    (void)n;
+    ++*(unsigned *)arg;
+    return 7;
+}
+
+/* A batch callback's non-zero return stops the scan as emit's does: the
+ * feed returns it, and no word goes out after it. */
+Test(scan, a_batch_refused_stops_the_scan)
+{
+    char text[4096] = "";
+    for (int i = 0; i < 200; i++)
+        strcat(text, "word ");
+    strcat(text, "\xc3\xa9t\xc3\xa9 Long_enough_for_emit_alone");
+    unsigned calls = 0;
+    jr_wc_scan s;
+    jr_wc_scan_init(&s, count_call, &calls);
+    jr_wc_scan_batch(&s, refuse_batch);
+    cr_assert_eq(jr_wc_scan_feed(&s, (const uint8_t *)text, strlen(text)), 7);
+    cr_assert_eq(calls, 1, "one batch, then nothing");
+    jr_wc_scan_fini(&s);
+}
+
 /* A piece that ends where an unreadable page begins: every word ending
  * near there, in either case and of every length, is emitted with its
  * JR_WC_PAD bytes readable (bag_add reads them: a word emitted in place
@@ -976,6 +1116,58 @@ Test(table, padded_adds_ignore_the_bytes_after_the_key)
     }
     free(got);
     free(want);
+    jr_table_destroy(&t);
+    jr_table_destroy(&ref);
+}
+
+/* jr_table_add_short() finds a key's front slot from its 16 bytes as they
+ * lie, stray bytes after it included, and compares the key masked: the
+ * same key with other bytes after it may sit in two front slots, and must
+ * still be counted once.  Keys of every length up to 16, in groups of 1
+ * to 100 (a call takes them 32 at a time), come out as jr_table_add()
+ * counts them; a length over 16 is refused. */
+Test(table, short_adds_ignore_the_bytes_after_the_key)
+{
+    jr_table *t, *ref;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    cr_assert_eq(jr_table_new(&ref, NULL), 0);
+    uint64_t rng = 0x2545f4914f6cdd1dull;
+    static uint8_t keys[100][JR_TABLE_INLINE];
+    uint8_t lens[100];
+    size_t added = 0;
+    for (uint64_t round = 1; added < 90000; round++) {
+        size_t n = 1 + rnd(&rng) % 100;
+        for (size_t i = 0; i < n; i++, added++) {
+            size_t klen = added % (JR_TABLE_INLINE + 1);
+            for (size_t j = 0; j < JR_TABLE_INLINE; j++)
+                keys[i][j] = (uint8_t)rnd(&rng);
+            /* added's digits, then zeros: "7", "7\0", "7\0\0"... apart. */
+            memset(keys[i], 0, klen);
+            snprintf((char *)keys[i], klen + 1 > 8 ? 8 : klen + 1, "%zx",
+                     added / 17 % 3000);
+            lens[i] = (uint8_t)klen;
+            cr_assert_eq(jr_table_add(ref, keys[i], klen, round), 0);
+        }
+        cr_assert_eq(
+            jr_table_add_short(t, (const uint8_t(*)[16])keys, lens, n, round),
+            0);
+    }
+    cr_assert_eq(jr_table_drain(t), 0);
+    cr_assert_gt(jr_table_count(ref), 4096, "more keys than the front holds");
+    cr_assert_eq(jr_table_count(t), jr_table_count(ref));
+    cr_assert_eq(jr_table_key_bytes(t), jr_table_key_bytes(ref));
+    size_t n = jr_table_count(t);
+    rec *got = records_of(t), *want = records_of(ref);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(got[i].len, want[i].len, "record %zu", i);
+        cr_assert_eq(memcmp(got[i].key, want[i].key, got[i].len), 0);
+        cr_assert_eq(got[i].v, want[i].v, "record %zu", i);
+    }
+    free(got);
+    free(want);
+    lens[40] = JR_TABLE_INLINE + 1;
+    cr_assert_eq(jr_table_add_short(t, (const uint8_t(*)[16])keys, lens, 41, 1),
+                 JR_EKEYLEN);
     jr_table_destroy(&t);
     jr_table_destroy(&ref);
 }

@@ -40,6 +40,18 @@ JR_API int jr_emit_padded(jr_map_ctx *ctx, const void *key, size_t klen,
     return rc;
 }
 
+_Static_assert(JR_EMIT_PAD == JR_TABLE_INLINE,
+               "a padded key is read as a table's inline key");
+
+JR_API int jr_emit_short(jr_map_ctx *ctx, const uint8_t (*keys)[JR_EMIT_PAD],
+                         const uint8_t *lens, size_t n, uint64_t value)
+{
+    int rc = jr_table_add_short(ctx->table, keys, lens, n, value);
+    if (rc < 0)
+        ctx->failed = rc;
+    return rc;
+}
+
 int jr_mapctx_end(struct jr_map_ctx *ctx)
 {
     /* The table's queued adds wait for the flush: draining its front after

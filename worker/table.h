@@ -16,6 +16,9 @@
 
 typedef struct jr_table jr_table;
 
+/* Keys of at most this many bytes lie in their entries, zero-padded. */
+#define JR_TABLE_INLINE 16
+
 /* The hash every module uses for keys (partitioning too): fast, good
  * avalanche, stable across processes and runs of one build. */
 uint64_t jr_hash(const void *key, size_t len);
@@ -57,6 +60,17 @@ int jr_table_add_soon(jr_table *t, const void *key, size_t klen, uint64_t v);
 int jr_table_add_soon_padded(jr_table *t, const void *key, size_t klen,
                              uint64_t v);
 
+/* Add n keys of JR_TABLE_INLINE bytes or fewer, each with value v: key i
+ * is keys[i][0 .. lens[i]), the rest of keys[i] ignored.  As n calls of
+ * jr_table_add_soon_padded(), but a group's front slots are all found and
+ * fetched before the first is compared, so that their cache misses
+ * overlap where one add at a time waits for each.
+ * @return 0, JR_EKEYLEN (a length over JR_TABLE_INLINE: the keys before
+ * its group of 32 were added), or JR_ENOMEM from an add this call
+ * completed (the table is in error). */
+int jr_table_add_short(jr_table *t, const uint8_t (*keys)[JR_TABLE_INLINE],
+                       const uint8_t *lens, size_t n, uint64_t v);
+
 /* Do every queued add.  @return 0, JR_ENOMEM. */
 int jr_table_drain(jr_table *t);
 
@@ -97,9 +111,6 @@ int jr_table_count_parts(jr_table *t, uint32_t nparts);
 uint32_t jr_table_nparts(const jr_table *t);
 void jr_table_part(const jr_table *t, uint32_t p, size_t *keys,
                    size_t *key_bytes);
-
-/* Keys of at most this many bytes lie in their entries, zero-padded. */
-#define JR_TABLE_INLINE 16
 
 /* Iterate: *cursor starts at 0.  Sets the entry's key (borrowed until the
  * table changes; a key of JR_TABLE_INLINE bytes or fewer has that many

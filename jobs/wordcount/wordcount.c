@@ -57,6 +57,12 @@ static int emit_word(void *ctx, const uint8_t *word, size_t len)
     return jr_emit_padded(ctx, word, len, 1);
 }
 
+static int emit_words(void *ctx, const uint8_t (*keys)[JR_WC_PAD],
+                      const uint8_t *lens, unsigned n)
+{
+    return jr_emit_short(ctx, keys, lens, n, 1);
+}
+
 static int more(void *ctx, const uint8_t **p, size_t *len)
 {
     return jr_chunk_more(ctx, p, len);
@@ -73,6 +79,7 @@ static int map(jr_map_ctx *ctx, const jr_chunk *chunk)
         return 0;
     jr_wc_scan s;
     jr_wc_scan_init(&s, emit_word, ctx);
+    jr_wc_scan_batch(&s, emit_words);
     jr_wc_io io = {more, progress, ctx};
     int rc = jr_wc_chunk(&s, chunk->data, chunk->len, chunk->prev,
                          chunk->prev_len, &io);

@@ -49,6 +49,18 @@ extern const jr_job jr_job_wordcount;
 typedef int (*jr_wc_emit_fn)(void *arg, const uint8_t *word, size_t len);
 #define JR_WC_PAD 16
 
+/* Called, when a scanner has one (jr_wc_scan_batch), with n words at once
+ * of JR_WC_PAD bytes or fewer: word i is keys[i][0 .. lens[i]), lowercased
+ * and zero-padded to JR_WC_PAD bytes; all borrowed for the call only.  A
+ * non-zero return stops the scan, which returns it.  Such a batch is
+ * delivered before the next word that goes to emit, and by the end of
+ * each feed, tail or finish call: words come out in input order either
+ * way. */
+typedef int (*jr_wc_batch_fn)(void *arg, const uint8_t (*keys)[JR_WC_PAD],
+                              const uint8_t *lens, unsigned n);
+/* The most words in a batch. */
+#define JR_WC_BATCH 32
+
 /* A scanner, in caller storage: jr_wc_scan_init() / jr_wc_scan_fini().
  * Fields are private. */
 typedef struct jr_wc_scan {
@@ -61,12 +73,22 @@ typedef struct jr_wc_scan {
     int in_word; /* the last unit was a word character */
     int discard; /* the word in progress is not ours: do not emit it */
     uint64_t small[2]; /* a short ASCII word, lowered and zero-padded */
+    jr_wc_batch_fn batch; /* NULL: every word goes to emit */
+    unsigned nbatch;      /* words waiting in keys[] and lens[] */
+    uint8_t lens[JR_WC_BATCH];
+    uint8_t keys[JR_WC_BATCH][JR_WC_PAD];
 } jr_wc_scan;
 
 /* Set up s to report words to emit(arg, ...).  Allocates nothing: the
  * word buffer grows on first use.  Builds the process's code point table
  * on its first call (thread-safe). */
 void jr_wc_scan_init(jr_wc_scan *s, jr_wc_emit_fn emit, void *arg);
+
+/* Send the short ASCII words ended by an ASCII byte (nearly all the words
+ * of most text) to batch, JR_WC_BATCH at a time, rather than one by one
+ * to emit: a caller that looks each word up in a table can then overlap
+ * the lookups.  NULL goes back to emit alone. */
+void jr_wc_scan_batch(jr_wc_scan *s, jr_wc_batch_fn batch);
 
 /* Free the word buffer.  The scanner may be initialised again. */
 void jr_wc_scan_fini(jr_wc_scan *s);
