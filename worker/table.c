@@ -837,6 +837,10 @@ void jr_table_part(const jr_table *t, uint32_t p, size_t *keys,
     *key_bytes = p < t->nparts ? t->parts[p].key_bytes : 0;
 }
 
+/* Slots ahead of a walk whose long key is fetched: the arena holds the
+ * keys in the order they came, which is random in the slots' order. */
+#define KEY_AHEAD 16
+
 int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
                   size_t *klen, uint64_t *v, uint64_t *h)
 {
@@ -844,6 +848,9 @@ int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
         const ent *e = &t->ents[i];
         if (e->tag == 0)
             continue;
+        if (i + KEY_AHEAD < t->cap &&
+            (t->ents[i + KEY_AHEAD].tag & 0xff) == LONG_CODE)
+            __builtin_prefetch(t->arena + t->ents[i + KEY_AHEAD].k0);
         unsigned code = (unsigned)(e->tag & 0xff);
         if (code == LONG_CODE) {
             *key = t->arena + e->k0;
