@@ -149,8 +149,19 @@ static int more(void *arg, const uint8_t **p, size_t *len)
     return 1;
 }
 
+/* bag_add() for a batch of short words. */
+static int bag_batch(void *t, const uint8_t (*keys)[JR_WC_PAD],
+                     const uint8_t *lens, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (jr_table_add(t, keys[i], lens[i], 1) < 0)
+            return -1;
+    return 0;
+}
+
 /* Count buf as chunks [cuts[i], cuts[i+1]) the way the map callback does,
- * each with its 4 bytes of lookback, into t. */
+ * each with its 4 bytes of lookback, into t; every other chunk sends its
+ * short words by batches, as the job does. */
 static void count_chunks(jr_table *t, const uint8_t *buf, size_t len,
                          const size_t *cuts, size_t ncuts, uint64_t *rng,
                          int stream)
@@ -166,6 +177,8 @@ static void count_chunks(jr_table *t, const uint8_t *buf, size_t len,
         jr_wc_io io = {more, NULL, &m};
         jr_wc_scan s;
         jr_wc_scan_init(&s, bag_add, t);
+        if (c % 2)
+            jr_wc_scan_batch(&s, bag_batch);
         cr_assert_eq(jr_wc_chunk(&s, data, n, prev, plen, &io), 0);
         jr_wc_scan_fini(&s);
         free(m.piece);

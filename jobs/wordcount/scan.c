@@ -345,6 +345,21 @@ static int emit_one(jr_wc_scan *s, const uint8_t *word, size_t len)
     return rc ? rc : s->emit(s->arg, word, len);
 }
 
+/* The word in s->word, lowercased: to the batch when it is short (the
+ * buffer's slack makes JR_WC_PAD bytes readable), else to emit. */
+static int emit_buffered(jr_wc_scan *s)
+{
+    size_t len = s->wlen;
+    if (!s->batch || len > JR_WC_PAD)
+        return emit_one(s, s->word, len);
+    unsigned n = s->nbatch++;
+    store8(s->keys[n], load8(s->word) & first_bytes(len));
+    store8(s->keys[n] + 8,
+           load8(s->word + 8) & first_bytes(len < 8 ? 0 : len - 8));
+    s->lens[n] = (uint8_t)len;
+    return n + 1 == JR_WC_BATCH ? flush_batch(s) : 0;
+}
+
 static int end_word(jr_wc_scan *s)
 {
     s->in_word = 0;
@@ -352,7 +367,7 @@ static int end_word(jr_wc_scan *s)
         s->discard = 0;
         return 0;
     }
-    return emit_one(s, s->word, s->wlen);
+    return emit_buffered(s);
 }
 
 /* A unit decoded whole: a code point's info, or 0 for an invalid byte. */
@@ -438,9 +453,9 @@ static int word_rest(jr_wc_scan *s, const uint8_t *p, size_t len, size_t *at)
     return 0;
 }
 
-/* ascii_word() but for a short word with a batch: a short word is
- * lowered with no branch on its length or its case, into s->small; a long
- * one is emitted from the input when it has no A-Z. */
+/* ascii_word() for every word but a short one with a batch: a short word
+ * is lowered with no branch on its length or its case, into s->small; a
+ * long one is emitted from the input when it has no A-Z. */
 static int ascii_word_one(jr_wc_scan *s, const uint8_t *p, size_t len,
                           size_t avail)
 {
@@ -457,7 +472,7 @@ static int ascii_word_one(jr_wc_scan *s, const uint8_t *p, size_t len,
     }
     s->wlen = 0;
     int rc = put_ascii(s, p, len);
-    return rc ? rc : emit_one(s, s->word, s->wlen);
+    return rc ? rc : emit_buffered(s);
 }
 
 /* An ASCII word p[0..len) whole in the piece, ended by an ASCII byte;
@@ -620,5 +635,10 @@ int jr_wc_scan_busy(const jr_wc_scan *s)
 int jr_wc_scan_finish(jr_wc_scan *s)
 {
     s->nseq = 0; /* a sequence cut by the end of input is invalid */
-    return s->in_word ? end_word(s) : 0;
+    int rc = s->in_word ? end_word(s) : 0;
+    if (rc) {
+        s->nbatch = 0;
+        return rc;
+    }
+    return flush_batch(s); /* the last word may be waiting there */
 }

@@ -84,10 +84,11 @@ typedef struct jr_wc_scan {
  * on its first call (thread-safe). */
 void jr_wc_scan_init(jr_wc_scan *s, jr_wc_emit_fn emit, void *arg);
 
-/* Send the short ASCII words ended by an ASCII byte (nearly all the words
- * of most text) to batch, JR_WC_BATCH at a time, rather than one by one
- * to emit: a caller that looks each word up in a table can then overlap
- * the lookups.  NULL goes back to emit alone. */
+/* Send the words of JR_WC_PAD bytes or fewer (nearly all the words of
+ * most text) to batch, JR_WC_BATCH at a time, rather than one by one to
+ * emit: a caller that looks each word up in a table can then overlap the
+ * lookups.  Longer words still go to emit.  NULL goes back to emit
+ * alone. */
 void jr_wc_scan_batch(jr_wc_scan *s, jr_wc_batch_fn batch);
 
 /* Free the word buffer.  The scanner may be initialised again. */
