@@ -1,10 +1,11 @@
 /*
  * fuzz_wordcount.c - libFuzzer target for the tokenizer: any bytes, split
  * anywhere into two chunks (the first input byte picks where), must give
- * exactly the words of the whole input scanned at once, every word valid
- * UTF-8 with JR_WC_PAD bytes readable from its start (ASan checks the
- * read); jr_wc_split() must cut inside the buffer.  Built and run by
- * tests/fuzz/run.sh.
+ * exactly the words of the whole input scanned at once (the chunks with
+ * short words by batches, as the job scans), every word valid UTF-8 with
+ * JR_WC_PAD bytes readable from its start (ASan checks the read), every
+ * batched word zero-padded; jr_wc_split() must cut inside the buffer.
+ * Built and run by tests/fuzz/run.sh.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,6 +74,19 @@ static int count(void *arg, const uint8_t *w, size_t n)
     return 0;
 }
 
+/* count() for a batch of short words, zero-padded as promised. */
+static int count_batch(void *arg, const uint8_t (*keys)[JR_WC_PAD],
+                       const uint8_t *lens, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        for (size_t j = lens[i]; j < JR_WC_PAD; j++)
+            if (keys[i][j] != 0)
+                abort();
+        count(arg, keys[i], lens[i]);
+    }
+    return 0;
+}
+
 typedef struct rest {
     const uint8_t *p;
     size_t len;
@@ -106,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     jr_wc_scan_fini(&s);
 
     jr_wc_scan_init(&s, count, &parts);
+    jr_wc_scan_batch(&s, count_batch); /* as the job does */
     rest r1 = {data + cut, size - cut, 0}, r2 = {NULL, 0, 0};
     jr_wc_io io1 = {more, NULL, &r1}, io2 = {more, NULL, &r2};
     size_t pl = cut < 4 ? cut : 4;
