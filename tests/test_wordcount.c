@@ -1092,6 +1092,26 @@ Test(table, counts_keys_and_bytes_per_partition_as_a_walk_finds_them)
     jr_table_destroy(&t);
 }
 
+/* t, its queue drained, holds the keys and values of ref, more keys than
+ * the front holds.  Keys hold zero bytes: compared as records, not as
+ * text. */
+static void expect_same_table(jr_table *t, const jr_table *ref)
+{
+    cr_assert_eq(jr_table_drain(t), 0);
+    cr_assert_gt(jr_table_count(ref), 4096, "more keys than the front holds");
+    cr_assert_eq(jr_table_count(t), jr_table_count(ref));
+    cr_assert_eq(jr_table_key_bytes(t), jr_table_key_bytes(ref));
+    size_t n = jr_table_count(t);
+    rec *got = records_of(t), *want = records_of(ref);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(got[i].len, want[i].len, "record %zu", i);
+        cr_assert_eq(memcmp(got[i].key, want[i].key, got[i].len), 0);
+        cr_assert_eq(got[i].v, want[i].v, "record %zu", i);
+    }
+    free(got);
+    free(want);
+}
+
 /* jr_table_add_soon_padded() reads a short key's 16 bytes whole: what
  * lies after klen must not count.  Keys of every length with random bytes
  * after them, and keys that differ only by trailing zero bytes, more of
@@ -1115,20 +1135,7 @@ Test(table, padded_adds_ignore_the_bytes_after_the_key)
             cr_assert_eq(jr_table_add_soon_padded(t, buf, klen, i + 1), 0);
             cr_assert_eq(jr_table_add(ref, buf, klen, i + 1), 0);
         }
-    cr_assert_eq(jr_table_drain(t), 0);
-    cr_assert_gt(jr_table_count(ref), 4096, "more keys than the front holds");
-    cr_assert_eq(jr_table_count(t), jr_table_count(ref));
-    cr_assert_eq(jr_table_key_bytes(t), jr_table_key_bytes(ref));
-    /* Keys hold zero bytes: compared as records, not as text. */
-    size_t n = jr_table_count(t);
-    rec *got = records_of(t), *want = records_of(ref);
-    for (size_t i = 0; i < n; i++) {
-        cr_assert_eq(got[i].len, want[i].len, "record %zu", i);
-        cr_assert_eq(memcmp(got[i].key, want[i].key, got[i].len), 0);
-        cr_assert_eq(got[i].v, want[i].v, "record %zu", i);
-    }
-    free(got);
-    free(want);
+    expect_same_table(t, ref);
     jr_table_destroy(&t);
     jr_table_destroy(&ref);
 }
@@ -1165,19 +1172,7 @@ Test(table, short_adds_ignore_the_bytes_after_the_key)
             jr_table_add_short(t, (const uint8_t(*)[16])keys, lens, n, round),
             0);
     }
-    cr_assert_eq(jr_table_drain(t), 0);
-    cr_assert_gt(jr_table_count(ref), 4096, "more keys than the front holds");
-    cr_assert_eq(jr_table_count(t), jr_table_count(ref));
-    cr_assert_eq(jr_table_key_bytes(t), jr_table_key_bytes(ref));
-    size_t n = jr_table_count(t);
-    rec *got = records_of(t), *want = records_of(ref);
-    for (size_t i = 0; i < n; i++) {
-        cr_assert_eq(got[i].len, want[i].len, "record %zu", i);
-        cr_assert_eq(memcmp(got[i].key, want[i].key, got[i].len), 0);
-        cr_assert_eq(got[i].v, want[i].v, "record %zu", i);
-    }
-    free(got);
-    free(want);
+    expect_same_table(t, ref);
     lens[40] = JR_TABLE_INLINE + 1;
     cr_assert_eq(jr_table_add_short(t, (const uint8_t(*)[16])keys, lens, 41, 1),
                  JR_EKEYLEN);
