@@ -247,7 +247,8 @@ JR_API int jr_emit_padded(jr_map_ctx *ctx, const void *key, size_t klen,
  *  words of a text): the worker looks up a group of them at once, their
  *  memory fetched together rather than one key at a time.
  *  @return 0, JR_ENOMEM, or JR_EKEYLEN for a length over JR_EMIT_PAD
- *  (nothing is added; the run fails with JR_EKEYLEN, as for jr_emit()). */
+ *  (the run then fails with JR_EKEYLEN, no task retried, as for
+ *  jr_emit(); some of the n keys may have been added). */
 JR_API int jr_emit_short(jr_map_ctx *ctx, const uint8_t (*keys)[JR_EMIT_PAD],
                          const uint8_t *lens, size_t n, uint64_t value);
 

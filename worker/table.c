@@ -746,7 +746,7 @@ int jr_table_add_short(jr_table *t, const uint8_t (*keys)[JR_TABLE_INLINE],
         unsigned over = 0;
         /* The slots from the bytes as they lie: masking the bytes after
          * each key here delayed the fetches enough to cost a sixth of the
-         * gain (0.265 -> 0.298 s for the map of 100 MB).  A key with
+         * gain (bench_map, 100 MB, one CPU: 0.265 -> 0.298 s).  A key with
          * stray bytes after it may then sit in two front slots, which
          * costs speed, not counts: the compare, the hash and the table
          * see the masked key. */
