@@ -745,11 +745,11 @@ int jr_table_add_short(jr_table *t, const uint8_t (*keys)[JR_TABLE_INLINE],
         uint16_t fi[SHORT_GROUP];
         unsigned over = 0;
         /* The slots from the bytes as they lie: masking the bytes after
-         * each key here delayed the fetches enough to cost a sixth of the
-         * gain (bench_map, 100 MB, one CPU: 0.265 -> 0.298 s).  A key with
-         * stray bytes after it may then sit in two front slots, which
-         * costs speed, not counts: the compare, the hash and the table
-         * see the masked key. */
+         * each key here delayed the fetches enough to lose most of the
+         * gain (bench_map, 100 MB, one CPU: 0.265 s, 0.298 masked here,
+         * 0.307 without batches).  A key with stray bytes after it may
+         * then sit in two front slots, which costs speed, not counts:
+         * the compare, the hash and the table see the masked key. */
         for (size_t j = 0; j < m; j++) {
             over |= lens[j] > INLINE_MAX;
             fi[j] = (uint16_t)front_slot(rd64(keys[j]), rd64(keys[j] + 8),

@@ -478,7 +478,7 @@ static int ascii_word_one(jr_wc_scan *s, const uint8_t *p, size_t len,
 /* An ASCII word p[0..len) whole in the piece, ended by an ASCII byte;
  * avail bytes can be read from p.  A short one joins the batch, lowered
  * as ascii_word_one() does it, by code inlined into the loops that find
- * words (a call per word was a fifth of the scan). */
+ * words: no call per word. */
 static inline int ascii_word(jr_wc_scan *s, const uint8_t *p, size_t len,
                              size_t avail)
 {
