@@ -105,12 +105,13 @@ static inline uint64_t lower8(uint64_t x)
     return x | (ge_a & ~gt_z & 0x8080808080808080ull) >> 2;
 }
 
-/* An ASCII word of len <= 16 bytes, with 16 readable, lowercased and
- * zero-padded into out[0..16), with no branch on its length or case. */
-static inline void lower16(const uint8_t *p, size_t len, uint8_t *out)
+/* The first len <= 16 bytes at p, with 16 readable, as two words
+ * zero-padded: no branch on the length. */
+static inline void head16(const uint8_t *p, size_t len, uint64_t *lo,
+                          uint64_t *hi)
 {
-    store8(out, lower8(load8(p) & first_bytes(len)));
-    store8(out + 8, lower8(load8(p + 8) & first_bytes(len < 8 ? 0 : len - 8)));
+    *lo = load8(p) & first_bytes(len);
+    *hi = load8(p + 8) & first_bytes(len < 8 ? 0 : len - 8);
 }
 
 /* Whether eight ASCII bytes hold an A-Z. */
@@ -345,6 +346,17 @@ static int emit_one(jr_wc_scan *s, const uint8_t *word, size_t len)
     return rc ? rc : s->emit(s->arg, word, len);
 }
 
+/* Add a word of len <= JR_WC_PAD to the batch, as two zero-padded words;
+ * a full batch goes out. */
+static inline int batch_add(jr_wc_scan *s, uint64_t lo, uint64_t hi, size_t len)
+{
+    unsigned n = s->nbatch++;
+    store8(s->keys[n], lo);
+    store8(s->keys[n] + 8, hi);
+    s->lens[n] = (uint8_t)len;
+    return n + 1 == JR_WC_BATCH ? flush_batch(s) : 0;
+}
+
 /* The word in s->word, lowercased: to the batch when it is short (the
  * buffer's slack makes JR_WC_PAD bytes readable), else to emit. */
 static int emit_buffered(jr_wc_scan *s)
@@ -352,12 +364,9 @@ static int emit_buffered(jr_wc_scan *s)
     size_t len = s->wlen;
     if (!s->batch || len > JR_WC_PAD)
         return emit_one(s, s->word, len);
-    unsigned n = s->nbatch++;
-    store8(s->keys[n], load8(s->word) & first_bytes(len));
-    store8(s->keys[n] + 8,
-           load8(s->word + 8) & first_bytes(len < 8 ? 0 : len - 8));
-    s->lens[n] = (uint8_t)len;
-    return n + 1 == JR_WC_BATCH ? flush_batch(s) : 0;
+    uint64_t lo, hi;
+    head16(s->word, len, &lo, &hi);
+    return batch_add(s, lo, hi, len);
 }
 
 static int end_word(jr_wc_scan *s)
@@ -460,7 +469,10 @@ static int ascii_word_one(jr_wc_scan *s, const uint8_t *p, size_t len,
                           size_t avail)
 {
     if (len <= JR_WC_PAD && avail >= JR_WC_PAD) {
-        lower16(p, len, (uint8_t *)s->small);
+        uint64_t lo, hi;
+        head16(p, len, &lo, &hi);
+        s->small[0] = lower8(lo);
+        s->small[1] = lower8(hi);
         return s->emit(s->arg, (const uint8_t *)s->small, len);
     }
     if (len > JR_WC_PAD) {
@@ -484,10 +496,9 @@ static inline int ascii_word(jr_wc_scan *s, const uint8_t *p, size_t len,
 {
     if (!s->batch || len > JR_WC_PAD || avail < JR_WC_PAD)
         return ascii_word_one(s, p, len, avail);
-    unsigned n = s->nbatch++;
-    lower16(p, len, s->keys[n]);
-    s->lens[n] = (uint8_t)len;
-    return n + 1 == JR_WC_BATCH ? flush_batch(s) : 0;
+    uint64_t lo, hi;
+    head16(p, len, &lo, &hi);
+    return batch_add(s, lower8(lo), lower8(hi), len);
 }
 
 static int scan_words(jr_wc_scan *s, const uint8_t *p, size_t len, int tail,
