@@ -863,8 +863,10 @@ Test(table, take_yields_every_entry_once_and_leaves_an_empty_table)
     size_t before = resident_bytes(), least = before;
     size_t cur = 0, klen, got = 0;
     const void *k;
-    uint64_t v, h;
+    uint64_t v, h, last = 0;
     while (jr_table_take(t, &cur, &k, &klen, &v, &h)) {
+        cr_assert_geq(h, last, "out of tag order"); /* what reducers merge */
+        last = h;
         size_t i = key_number(k, klen);
         cr_assert_lt(i, n);
         cr_assert_eq(v, i + 1);
@@ -909,6 +911,107 @@ Test(table, take_yields_every_entry_once_and_leaves_an_empty_table)
     add_numbered(t, 5, 6);
     cr_assert_eq(jr_table_count(t), 1);
     free(seen);
+    jr_table_destroy(&t);
+}
+
+/* The flush writes each partition in tag order, and the reducers merge
+ * the map outputs as sorted runs.  The slots are in tag order but for
+ * linear probing's clusters, and for the keys that probe past the last
+ * slot into the first ones: keys made to start probing in the last three
+ * slots of 1,024 (they wrap), and in the first two (the first cluster
+ * then holds both kinds), among random ones; then random tables of every
+ * size up to growth. */
+Test(table, take_yields_entries_in_tag_order_the_wrapped_ones_last)
+{
+    for (int round = 0; round < 40; round++) {
+        jr_table *t;
+        cr_assert_eq(jr_table_new(&t, NULL), 0);
+        size_t cap = jr_table_slots(t), want_top = 8, want_low = 4, n = 0;
+        cr_assert_eq(cap, 1024);
+        char key[32];
+        srand((unsigned)round);
+        size_t limit = round < 20 ? 600 : (size_t)rand() % 5000;
+        for (unsigned i = 0; n < limit; i++) {
+            int len = snprintf(key, sizeof key, "w%u.%d", i, round);
+            uint64_t tag = jr_tag_of(jr_hash(key, (size_t)len), (size_t)len);
+            size_t home = (size_t)(tag >> 54); /* of 2^10 slots */
+            int add = 1;
+            if (round < 20 && home >= cap - 3)
+                add = want_top > 0 ? (want_top--, 1) : 0;
+            else if (round < 20 && home <= 1)
+                add = want_low > 0 ? (want_low--, 1) : 0;
+            else if (round < 20)
+                add = rand() % 64 == 0;
+            if (add) {
+                cr_assert_eq(jr_table_add(t, key, (size_t)len, i + 1), 0);
+                n++;
+            }
+        }
+        cr_assert(round >= 20 || want_top + want_low == 0);
+        cr_assert_eq(jr_table_count(t), n);
+        size_t cur = 0, klen, got = 0;
+        const void *k;
+        uint64_t v, h, last = 0;
+        while (jr_table_take(t, &cur, &k, &klen, &v, &h)) {
+            cr_assert_geq(h, last, "round %d: entry %zu out of tag order",
+                          round, got);
+            cr_assert_eq(h, jr_tag_of(jr_hash(k, klen), klen));
+            unsigned i;
+            cr_assert_lt(klen, sizeof key);
+            memcpy(key, k, klen);
+            key[klen] = '\0';
+            cr_assert_eq(sscanf(key, "w%u.", &i), 1);
+            cr_assert_eq(v, i + 1);
+            last = h;
+            got++;
+        }
+        cr_assert_eq(got, n, "round %d: %zu of %zu entries", round, got, n);
+        cr_assert_eq(jr_table_count(t), 0);
+        jr_table_destroy(&t);
+    }
+}
+
+static int tag_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x < y) - (x > y);
+}
+
+/* An adversary's cluster: 300 keys that all start probing at one slot,
+ * added in descending tag order, lie in the cluster backwards; take sorts
+ * it all the same (by heapsort, once insertion sort has moved too much). */
+Test(table, take_sorts_one_long_cluster_added_backwards)
+{
+    enum { N = 300 };
+    uint64_t found[N][2]; /* tag, key number */
+    size_t n = 0;
+    char key[32];
+    for (unsigned i = 0; n < N; i++) {
+        int len = snprintf(key, sizeof key, "c%u", i);
+        uint64_t tag = jr_tag_of(jr_hash(key, (size_t)len), (size_t)len);
+        if (tag >> 54 == 500) { /* slot 500 of 1,024 */
+            found[n][0] = tag;
+            found[n++][1] = i;
+        }
+    }
+    qsort(found, N, sizeof found[0], tag_desc);
+    jr_table *t;
+    cr_assert_eq(jr_table_new(&t, NULL), 0);
+    cr_assert_eq(jr_table_slots(t), 1024);
+    for (size_t j = 0; j < N; j++) {
+        int len = snprintf(key, sizeof key, "c%u", (unsigned)found[j][1]);
+        cr_assert_eq(jr_table_add(t, key, (size_t)len, found[j][1]), 0);
+    }
+    cr_assert_eq(jr_table_slots(t), 1024, "grew: the cluster is not tested");
+    size_t cur = 0, klen, got = 0;
+    const void *k;
+    uint64_t v, h;
+    while (jr_table_take(t, &cur, &k, &klen, &v, &h)) {
+        cr_assert_eq(h, found[N - 1 - got][0], "entry %zu", got);
+        cr_assert_eq(v, found[N - 1 - got][1]);
+        got++;
+    }
+    cr_assert_eq(got, N);
     jr_table_destroy(&t);
 }
 

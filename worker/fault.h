@@ -6,7 +6,9 @@
  * (die while holding the control lock, at flush); or, at done, send its
  * DONE as a corrupt LZ4 block (corrupt) or as one that announces more
  * than the size cap (bomb); or, at index, write a sorted run's index
- * backwards (corrupt; task is the partition).  Points are named where
+ * backwards (corrupt; task is the partition); or, at order, write a
+ * partition of a map output out of tag order, its first record after its
+ * second (corrupt; task is the partition).  Points are named where
  * they are; "born"
  * is a new worker's first step after the fork server's fork, with the
  * worker's slot as task and its generation as attempt.  Release builds

@@ -2,12 +2,14 @@
  * shuffle.c - the worker's half of the shuffle.
  *
  * At the end of a map phase a worker writes its combining table into one
- * shared-memory segment, split into partitions by key hash (flush).  A
- * reducer then merges partition p of every map output through a hash
- * index, sorts it in the job's order and writes a sorted run (reduce),
- * which the master k-way merges.  Both are written through the segment's
- * descriptor (jr_shm_writer), never through a mapping.  Segments are read as untrusted: every offset and
- * length is checked against the segment's size.
+ * shared-memory segment, split into partitions by key hash, each in the
+ * order of its keys' tags (flush).  A reducer then merges partition p of
+ * every map output as sorted runs, combining equal keys, sorts the result
+ * in the job's order and writes a sorted run (reduce), which the master
+ * k-way merges.  Both are written through the segment's descriptor
+ * (jr_shm_writer), never through a mapping.  Segments are read as
+ * untrusted: every offset and length is checked against the segment's
+ * size, and the order of the records too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -95,9 +97,12 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
      * back behind the walk: the table and its copy in shared memory (tens
      * of MB each for a large vocabulary) never exist whole at once. */
     jr_seg seg = {0};
-    rc = off > SIZE_MAX
+    /* PADDED_KEY bytes after the last record: the reducers read short
+     * keys whole, by two words. */
+    rc = off > SIZE_MAX - PADDED_KEY
              ? JR_ENOMEM
-             : jr_ctl_seg_create_sparse(ctl, slot, (size_t)off, &seg, idx, &fd);
+             : jr_ctl_seg_create_sparse(ctl, slot, (size_t)off + PADDED_KEY,
+                                        &seg, idx, &fd);
     if (rc < 0)
         goto out;
     jr_shm_unmap(&seg); /* written through fd, read by the reducers */
@@ -114,6 +119,17 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     const void *key;
     size_t klen;
     uint64_t v, hash;
+#ifdef JR_FAULT
+    /* corrupt@order (task: the partition): its first record is written
+     * after its second, out of tag order. */
+    uint32_t bad = nparts;
+    for (uint32_t p = 0; p < nparts && bad == nparts; p++)
+        if (JR_FAULT_MATCH("corrupt", "order", p, 0))
+            bad = p;
+    uint8_t held[64] = {0};
+    size_t held_len = SIZE_MAX;
+    uint64_t held_v = 0;
+#endif
     while (rc == 0 && jr_table_take(t, &cur, &key, &klen, &v, &hash)) {
         uint32_t p = jr_part_of(hash, nparts);
         /* Counted to the byte, but a miscount must not write past it. */
@@ -122,9 +138,27 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
             break;
         }
         left[p] -= JR_REC_HDR + klen;
+#ifdef JR_FAULT
+        if (p == bad && held_len == SIZE_MAX && klen <= sizeof held) {
+            memcpy(held, key, klen);
+            held_len = klen;
+            held_v = v;
+            continue;
+        }
+#endif
         write_rec(&w[p], key, klen, v, klen <= JR_TABLE_INLINE);
+#ifdef JR_FAULT
+        if (p == bad && held_len != SIZE_MAX) {
+            write_rec(&w[p], held, held_len, held_v, 1);
+            bad = nparts;
+        }
+#endif
         rc = w[p].rc;
     }
+#ifdef JR_FAULT
+    if (bad < nparts && held_len != SIZE_MAX) /* it had one record */
+        write_rec(&w[bad], held, held_len, held_v, 1);
+#endif
     for (uint32_t p = 0; p < nw; p++) {
         int r = jr_shm_writer_fini(&w[p]);
         rc = rc ? rc : r;
@@ -166,91 +200,63 @@ static int part_bytes(const jr_seg *seg, uint32_t part, jr_rd *out)
     return 0;
 }
 
-/* Records in r, every one checked. */
-static int count_recs(jr_rd r, size_t *n)
+/* One map output's records of the partition, read in turn.  The flush
+ * wrote them in tag order (jr_table_take), the same in every map output:
+ * the reducer merges them as sorted runs, with no index. */
+typedef struct stream {
+    jr_rd r;
+    const uint8_t *padded; /* keys up to here have PADDED_KEY bytes readable */
+    jr_orec rec;           /* the record read last, with its tag */
+    uint64_t tag;
+} stream;
+
+/* Read s's next record.  @return 1, 0 at the end, JR_EPROTO (cut short,
+ * or out of tag order: a map output not from a flush). */
+static int stream_next(stream *s)
 {
-    while (r.len > 0) {
-        uint32_t klen;
-        uint64_t v;
-        const uint8_t *key;
-        if (jr_rd_u32(&r, &klen) < 0 || jr_rd_u64(&r, &v) < 0 ||
-            jr_rd_bytes(&r, klen, &key) < 0)
-            return JR_EPROTO;
-        (*n)++;
+    if (s->r.len == 0)
+        return 0;
+    if (s->r.len < JR_REC_HDR)
+        return JR_EPROTO;
+    uint32_t klen = jr_get_u32(s->r.p);
+    if (s->r.len - JR_REC_HDR < klen)
+        return JR_EPROTO;
+    uint64_t v = jr_get_u64(s->r.p + 4), tag;
+    const uint8_t *key = s->r.p + JR_REC_HDR;
+    s->r.p += JR_REC_HDR + klen;
+    s->r.len -= JR_REC_HDR + klen;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (klen <= PADDED_KEY && key <= s->padded) {
+        /* Most keys: hash and prefixes from two masked loads, where a
+         * short key's bytes were read one at a time. */
+        uint64_t k0, k1;
+        tag = jr_tag_of(jr_hash_padded(key, klen, &k0, &k1), klen);
+        s->rec = (jr_orec){v, __builtin_bswap64(k0), key, klen,
+                           __builtin_bswap32((uint32_t)k1)};
+    } else
+#endif
+    {
+        tag = jr_tag_of(jr_hash(key, klen), klen);
+        s->rec = jr_orec_of(v, key, klen);
     }
-    return 0;
+    if (tag < s->tag)
+        return JR_EPROTO;
+    s->tag = tag;
+    return 1;
 }
 
-/* The reducer's records and the index that combines equal keys: open
- * addressing over slots of {hash's high half, record index + 1}, so that a
- * probe reads a record only when the hashes' halves match. */
+/* The reducer's records, in tag order, equal keys combined. */
 typedef struct merger {
     jr_orec *recs; /* distinct keys so far; keys point into the segments */
     size_t n, max;
-    uint64_t *slots; /* NULL when one map output holds every record */
-    size_t nslots;
-    unsigned shift; /* 64 - log2(nslots) */
-    uint64_t seed;
+    size_t group; /* recs[group..n) have the last record's tag */
+    uint64_t tag;
     jr_combine_fn combine;
 } merger;
 
-/* Room for max records, and an index for `indexed` of them (0: none). */
-static int merger_init(merger *m, size_t max, size_t indexed,
-                       jr_combine_fn combine)
-{
-    *m = (merger){.combine = combine, .max = max};
-    m->recs = jr_big_alloc(max * sizeof *m->recs);
-    if (!m->recs)
-        return JR_ENOMEM;
-    if (indexed == 0)
-        return 0;
-    size_t cap = 16;
-    unsigned bits = 4;
-    while (cap < indexed + indexed / 2) { /* at most 2/3 full */
-        cap *= 2;
-        bits++;
-    }
-    m->slots = jr_big_alloc(cap * sizeof *m->slots);
-    if (!m->slots)
-        return JR_ENOMEM;
-    m->nslots = cap;
-    m->shift = 64 - bits;
-    /* The map tables ordered these keys by their own slot functions; a
-     * seed of ours keeps that order from clustering here. */
-    m->seed = jr_now_ns() * 0x9e3779b97f4a7c15ull;
-    return 0;
-}
-
-/* The index, once every record is in: its memory goes to the sort. */
-static void merger_drop_index(merger *m)
-{
-    jr_big_free(m->slots, m->nslots * sizeof *m->slots);
-    m->slots = NULL;
-    m->nslots = 0;
-}
-
-static void merger_fini(merger *m)
-{
-    jr_big_free(m->recs, m->max * sizeof *m->recs);
-    merger_drop_index(m);
-}
-
-/* A record read from a partition, its slot computed and prefetched. */
-typedef struct incoming {
-    jr_orec rec; /* with the key's prefixes */
-    uint64_t hash;
-    size_t slot;
-} incoming;
-
-/* Where the merger keeps its records of one partition: the first map
- * output's keys are new (a map output holds each key once), so they only
- * go in; the last one's new keys need no slot (nothing looks them up
- * after). */
-enum { MIDDLE = 0, FIRST = 1, LAST = 2 };
-
 /* Whether two records hold the same key.  Keys of 12 bytes or fewer are
  * whole in their prefixes: the key itself, out in a map output, is not
- * read (a cache miss per lookup saved). */
+ * read. */
 static inline int same_key(const jr_orec *a, const jr_orec *b)
 {
     return a->klen == b->klen && a->pfx == b->pfx && a->pfx2 == b->pfx2 &&
@@ -258,59 +264,70 @@ static inline int same_key(const jr_orec *a, const jr_orec *b)
             memcmp(a->key + 12, b->key + 12, a->klen - 12) == 0);
 }
 
-static void merger_add(merger *m, const incoming *in, int where)
+/* Add a record that comes in tag order: the same key can only be among
+ * the records of its tag (one per map output but for hash collisions). */
+static void merger_add(merger *m, const jr_orec *rec, uint64_t tag)
 {
-    if (m->slots) {
-        size_t mask = m->nslots - 1, i = in->slot;
-        uint32_t tag = (uint32_t)(in->hash >> 32);
-        for (;; i = (i + 1) & mask) {
-            uint64_t s = m->slots[i];
-            if (s == 0) {
-                if (!(where & LAST))
-                    m->slots[i] = (uint64_t)tag << 32 | (uint32_t)(m->n + 1);
-                break;
-            }
-            if ((where & FIRST) || (uint32_t)(s >> 32) != tag)
-                continue;
-            jr_orec *r = &m->recs[(uint32_t)s - 1];
-            if (same_key(r, &in->rec)) {
-                r->v =
-                    m->combine ? m->combine(r->v, in->rec.v) : r->v + in->rec.v;
+    if (m->n > 0 && tag == m->tag) {
+        for (size_t j = m->group; j < m->n; j++) {
+            jr_orec *r = &m->recs[j];
+            if (same_key(r, rec)) {
+                r->v = m->combine ? m->combine(r->v, rec->v) : r->v + rec->v;
                 return;
             }
         }
+    } else {
+        m->tag = tag;
+        m->group = m->n;
     }
-    m->recs[m->n++] = in->rec;
+    m->recs[m->n++] = *rec;
 }
 
-/* Records go in by batches whose slots are prefetched first: the slots
- * are tens of MB read at random, and one miss at a time would leave the
- * memory system idle. */
-#define BATCH 16
-
-static void merge_part(merger *m, jr_rd r, int where)
+/* Restore the heap order of h[0..n) (by tag, least first) below i. */
+static void sift_down(stream **h, size_t n, size_t i)
 {
-    incoming b[BATCH];
-    while (r.len > 0) { /* checked by count_recs() */
-        unsigned n = 0;
-        for (; n < BATCH && r.len > 0; n++) {
-            incoming *in = &b[n];
-            uint32_t klen = jr_get_u32(r.p);
-            const uint8_t *key = r.p + JR_REC_HDR;
-            in->rec = jr_orec_of(jr_get_u64(r.p + 4), key, klen);
-            r.p += JR_REC_HDR + klen;
-            r.len -= JR_REC_HDR + klen;
-            if (m->slots) {
-                in->hash = jr_hash(key, klen);
-                in->slot = (size_t)(((in->hash ^ m->seed) *
-                                     0xd6e8feb86659fd93ull) >>
-                                    m->shift);
-                __builtin_prefetch(&m->slots[in->slot]);
-            }
-        }
-        for (unsigned k = 0; k < n; k++)
-            merger_add(m, &b[k], where);
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && h[c + 1]->tag < h[c]->tag)
+            c++;
+        if (h[i]->tag <= h[c]->tag)
+            return;
+        stream *x = h[i];
+        h[i] = h[c];
+        h[c] = x;
+        i = c;
     }
+}
+
+/* Merge the k streams (each read to its first record) into m: two by
+ * a select on their tags (at -j 2 most reducers merge two), more by a
+ * heap of the streams by their records' tags.  @return 0, JR_EPROTO. */
+static int merge_streams(merger *m, stream **h, size_t k)
+{
+    for (size_t i = k / 2; i-- > 0;)
+        sift_down(h, k, i);
+    while (k > 0) {
+        stream *s = h[0];
+        if (k == 2 && h[1]->tag < s->tag)
+            s = h[1];
+        merger_add(m, &s->rec, s->tag); /* m->max is never reached */
+        int r = stream_next(s);
+        if (r < 0)
+            return r;
+        if (k == 2) {
+            if (r == 0) { /* the other one is left */
+                h[0] = s == h[0] ? h[1] : h[0];
+                k = 1;
+            }
+            continue;
+        }
+        if (r == 0)
+            h[0] = h[--k];
+        sift_down(h, k, 0);
+    }
+    return 0;
 }
 
 int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
@@ -319,49 +336,39 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
 {
     *idx = JR_NO_SEG;
     jr_seg *maps = calloc(nsegs ? nsegs : 1, sizeof *maps);
-    jr_rd *parts = calloc(nsegs ? nsegs : 1, sizeof *parts);
-    merger m = {0};
-    int rc = maps && parts ? 0 : JR_ENOMEM;
-    size_t total = 0, nonempty = 0, lastn = 0;
+    stream *in = calloc(nsegs ? nsegs : 1, sizeof *in);
+    stream **heap = calloc(nsegs ? nsegs : 1, sizeof *heap);
+    merger m = {.combine = job->combine};
+    int rc = maps && in && heap ? 0 : JR_ENOMEM;
+    size_t in_bytes = 0, k = 0; /* k: the streams with records */
     for (uint32_t i = 0; i < nsegs && rc == 0; i++) {
         char name[JR_SHM_NAME_MAX];
+        stream *s = &in[k];
         rc = jr_ctl_seg_name(ctl, segs[i], name, sizeof name);
         if (rc == 0)
             rc = jr_shm_attach(&maps[i], name, 0);
         if (rc == 0)
-            rc = part_bytes(&maps[i], part, &parts[i]);
-        size_t before = total;
-        if (rc == 0)
-            rc = count_recs(parts[i], &total);
-        if (total > before) {
-            nonempty++;
-            lastn = total - before;
-        }
+            rc = part_bytes(&maps[i], part, &s->r);
+        if (rc < 0 || s->r.len == 0)
+            continue;
+        /* The flush leaves PADDED_KEY bytes after its last record. */
+        const uint8_t *base = maps[i].base;
+        s->padded = maps[i].len < PADDED_KEY ? base /* none: keys lie after */
+                                             : base + maps[i].len - PADDED_KEY;
+        in_bytes += s->r.len;
+        rc = stream_next(s);
+        rc = rc < 0 ? rc : 0;
+        heap[k++] = s;
     }
-    if (rc < 0 || total == 0)
+    if (rc < 0 || in_bytes == 0)
         goto out;
-    rc = JR_ENOMEM;
-    if (total >= UINT32_MAX) /* merger slots hold 32-bit indices */
-        goto out;
-    /* Keys of one map output are distinct already, and the last one's are
-     * only looked up: the index holds the others' (at -j 2 on the bench
-     * corpus, 2^19 slots where all the records would take 2^21: 4 MB, not
-     * 16). */
-    rc = merger_init(&m, total, nonempty > 1 ? total - lastn : 0, job->combine);
+    /* A record takes JR_REC_HDR bytes at least: room for as many, of
+     * which only the pages used are ever touched. */
+    m.max = in_bytes / JR_REC_HDR;
+    m.recs = jr_big_alloc(m.max * sizeof *m.recs);
+    rc = m.recs ? merge_streams(&m, heap, k) : JR_ENOMEM;
     if (rc < 0)
         goto out;
-    uint32_t first = 0, last = 0;
-    for (uint32_t i = 0; i < nsegs; i++)
-        if (parts[i].len > 0) {
-            if (parts[first].len == 0)
-                first = i;
-            last = i;
-        }
-    for (uint32_t i = 0; i < nsegs; i++)
-        if (parts[i].len > 0)
-            merge_part(&m, parts[i],
-                       (i == first ? FIRST : 0) | (i == last ? LAST : 0));
-    merger_drop_index(&m);
     jr_orec_sort(job, m.recs, m.n);
 
     /* Sized to the byte, and written through its descriptor in order:
@@ -396,7 +403,7 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     jr_put_u64(hdr + 24, end);
     jr_shm_writer_put(&wr, hdr, JR_RUN_HDR);
     uint64_t at = JR_RUN_HDR;
-    uint8_t k[PADDED_KEY] = {0}; /* a short key, from its record's prefixes */
+    uint8_t key[PADDED_KEY] = {0}; /* a short key, from its record's prefixes */
     for (size_t i = 0; i < m.n; i++) {
         /* Sorted records point all over the map outputs; a key of 12
          * bytes or fewer (nearly every word) is in its record already. */
@@ -406,8 +413,8 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
             jr_put_u64(index + 8 * (i / JR_RUN_STRIDE), at);
         const jr_orec *r = &m.recs[i];
         if (r->klen <= 12) {
-            jr_orec_short_key(r, k);
-            write_rec(&wr, k, r->klen, r->v, 1);
+            jr_orec_short_key(r, key);
+            write_rec(&wr, key, r->klen, r->v, 1);
         } else {
             write_rec(&wr, r->key, r->klen, r->v, 0); /* read no further */
         }
@@ -430,10 +437,11 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     if (rc == 0)
         rc = jr_ctl_seg_ready(ctl, *idx);
 out:
-    merger_fini(&m);
+    jr_big_free(m.recs, m.max * sizeof *m.recs);
     for (uint32_t i = 0; maps && i < nsegs; i++)
         jr_shm_unmap(&maps[i]);
     free(maps);
-    free(parts);
+    free(in);
+    free(heap);
     return rc;
 }

@@ -13,7 +13,9 @@
  * nearly every word) or the key's offset and length in an arena where
  * longer keys lie end to end.  A probe for a short key is three register
  * compares on one cache line; only a long key's probe that matches the
- * tag reads the arena.
+ * tag reads the arena.  A tag starts probing at a slot that grows with
+ * it, the same function in every table: the slots are in tag order but
+ * for probing's clusters, which the flush's walk sorts (jr_table_take).
  * This is the hot path of wordcount: one lookup per word of the input.
  * Short keys meet a small cache first (the front), indexed by a cheap mix
  * of the key's bytes: the frequent words combine there and are hashed
@@ -34,10 +36,12 @@
  * table of a million words grew from 32 to 64 MB; now to 48 MB.  Below,
  * doubling: fewer moves and page faults, and little memory at stake. */
 #define FINE_CAP ((size_t)1 << 20)
-/* The low byte of a tag: klen + 1 for an inline key, LONG_CODE for an
- * arena key.  A used entry's tag is never 0: 0 marks a free slot, so
- * fresh zeroed memory is an empty table. */
+/* The low byte of a tag (jr_tag_of): klen + 1 for an inline key,
+ * LONG_CODE for an arena key.  A used entry's tag is never 0: 0 marks a
+ * free slot, so fresh zeroed memory is an empty table. */
 #define LONG_CODE 0xffu
+_Static_assert(LONG_CODE == JR_TAG_LONG && INLINE_MAX + 1 < LONG_CODE,
+               "the length codes of jr_tag_of()");
 /* Adds wait in a queue this deep, their slots prefetched, so that up to
  * QDEPTH cache misses are in flight where a lookup at a time has one. */
 #define QDEPTH 32
@@ -94,19 +98,19 @@ struct jr_table {
     uint32_t nparts;       /* 0, or the partitions counted in parts[] */
     part_count *parts;     /* owned */
     jr_combine_fn combine; /* NULL: sum */
-    uint64_t seed;         /* mixed into slot indices, per table */
+    /* jr_table_take()'s walk: slots [cursor, walk_end) are sorted and
+     * still to go; the first cluster's entries that wrapped round from the
+     * end wait, sorted, in slots [wrap, wrap_end) for the last cluster. */
+    int walking;
+    size_t walk_end, wrap, wrap_end;
     unsigned qhead, qlen;  /* the queue: q[qhead], then qlen - 1 more */
     pending q[QDEPTH];
     size_t nfront;            /* front slots in use, listed in used[] */
     uint16_t used[FRONT];
-    ent front[FRONT]; /* short keys only; tag: klen + 1, no hash (0: free) */
+    /* short keys only; tag: klen + 1, no hash (0: free).  Two to a cache
+     * line: an entry across two would cost two misses. */
+    _Alignas(64) ent front[FRONT];
 };
-
-static inline uint64_t tag_of(uint64_t hash, size_t klen)
-{
-    uint64_t code = klen <= INLINE_MAX ? klen + 1 : LONG_CODE;
-    return (hash & ~(uint64_t)0xff) | code;
-}
 
 /*-************************************
  *  Hashing
@@ -138,23 +142,22 @@ static inline void mul128(uint64_t a, uint64_t b, uint64_t *lo, uint64_t *hi)
 #endif
 }
 
-/* Where tag t starts probing among cap slots: the high half of a
- * product, so any cap will do, and the index grows with the mixed tag
- * (grow() relies on it).  Every table mixes in a seed of its own: a table
- * filled in the order another table's slots yield keys (as reducers once
- * did; the merge index in shuffle.c seeds itself for the same reason)
- * would, with one shared index function, pile them into long runs of
- * linear probing (Rust's HashMap had this bug). */
-static inline size_t slot_at(uint64_t t, uint64_t seed, size_t cap)
+/* Where tag t starts probing among cap slots: the high half of t x cap,
+ * so any cap will do, and slots are in tag order, the same in every table
+ * (grow() and jr_table_take() rely on it).  A table filled in the order
+ * another table with that index function yields its keys would pile them
+ * into long runs of linear probing (Rust's HashMap had this bug); none is:
+ * the reducers merge the tables' sorted outputs without a table. */
+static inline size_t slot_at(uint64_t t, size_t cap)
 {
     uint64_t lo, hi;
-    mul128((t ^ seed) * 0x9e3779b97f4a7c15ull, cap, &lo, &hi);
+    mul128(t, cap, &lo, &hi);
     return (size_t)hi;
 }
 
 static inline size_t slot_of(const jr_table *t, uint64_t tag)
 {
-    return slot_at(tag, t->seed, t->cap);
+    return slot_at(tag, t->cap);
 }
 
 /* The slot after i, wrapping at the end. */
@@ -318,6 +321,12 @@ uint64_t jr_hash(const void *key, size_t len)
     return hash_long(key, len);
 }
 
+uint64_t jr_hash_padded(const void *key, size_t len, uint64_t *k0, uint64_t *k1)
+{
+    pack16_padded(key, len, k0, k1);
+    return hash_inline(*k0, *k1, len);
+}
+
 /*-************************************
  *  Memory
  **************************************/
@@ -370,9 +379,10 @@ static void start_over(jr_table *t, ent *e)
 int jr_table_new(jr_table **out, jr_combine_fn combine)
 {
     *out = NULL;
-    jr_table *t = calloc(1, sizeof *t);
+    jr_table *t = aligned_alloc(_Alignof(jr_table), sizeof *t);
     if (!t)
         return JR_ENOMEM;
+    memset(t, 0, sizeof *t);
     ent *e = alloc_ents(FIRST_CAP);
     if (!e) {
         free(t);
@@ -380,8 +390,6 @@ int jr_table_new(jr_table **out, jr_combine_fn combine)
     }
     start_over(t, e);
     t->combine = combine;
-    static uint64_t tables; /* one process builds few tables */
-    t->seed = (++tables * 0xd6e8feb86659fd93ull) ^ (uint64_t)(uintptr_t)t;
     *out = t;
     return 0;
 }
@@ -436,7 +444,7 @@ static int move_to(jr_table *t, size_t cap)
     for (size_t i = 0; i < t->cap; i++) {
         const ent *e = &t->ents[i];
         if (e->tag != 0) {
-            size_t j = slot_at(e->tag, t->seed, cap);
+            size_t j = slot_at(e->tag, cap);
             while (ne[j].tag != 0)
                 j = next_slot(j, cap);
             ne[j] = *e;
@@ -588,7 +596,7 @@ static int add_long(jr_table *t, uint64_t tag, const void *key, size_t klen,
 int jr_table_add_hashed(jr_table *t, uint64_t h, const void *key, size_t klen,
                         uint64_t v)
 {
-    uint64_t tag = tag_of(h, klen);
+    uint64_t tag = jr_tag_of(h, klen);
     if (klen <= INLINE_MAX) {
         uint64_t k0, k1;
         pack16(key, klen, &k0, &k1);
@@ -604,12 +612,12 @@ int jr_table_add(jr_table *t, const void *key, size_t klen, uint64_t v)
     if (klen <= INLINE_MAX) {
         uint64_t k0, k1;
         pack16(key, klen, &k0, &k1);
-        return add_inline(t, tag_of(hash_inline(k0, k1, klen), klen), k0, k1,
+        return add_inline(t, jr_tag_of(hash_inline(k0, k1, klen), klen), k0, k1,
                           klen, v);
     }
     if (klen > JR_KEY_MAX) /* read no further */
         return JR_EKEYLEN;
-    return add_long(t, tag_of(hash_long(key, klen), klen), key, klen, v);
+    return add_long(t, jr_tag_of(hash_long(key, klen), klen), key, klen, v);
 }
 
 /*-************************************
@@ -684,7 +692,7 @@ front_add_at(jr_table *t, size_t fi, uint64_t k0, uint64_t k1, size_t klen,
         p->value = f->value;
         p->k0 = f->k0;
         p->k1 = f->k1;
-        p->tag = tag_of(hash_inline(f->k0, f->k1, p->klen), p->klen);
+        p->tag = jr_tag_of(hash_inline(f->k0, f->k1, p->klen), p->klen);
         prefetch_probe(t, p->tag);
     }
     *f = (ent){code, v, k0, k1};
@@ -708,7 +716,7 @@ static int add_soon_long(jr_table *t, const void *key, size_t klen, uint64_t v)
     p->klen = klen;
     p->value = v;
     memcpy(p->bytes, key, klen);
-    p->tag = tag_of(hash_long(p->bytes, klen), klen);
+    p->tag = jr_tag_of(hash_long(p->bytes, klen), klen);
     prefetch_probe(t, p->tag);
     return rc;
 }
@@ -778,7 +786,7 @@ int jr_table_drain(jr_table *t)
     for (size_t i = 0; i < t->nfront; i++) {
         ent *f = &t->front[t->used[i]];
         size_t klen = (size_t)f->tag - 1;
-        int r = add_inline(t, tag_of(hash_inline(f->k0, f->k1, klen), klen),
+        int r = add_inline(t, jr_tag_of(hash_inline(f->k0, f->k1, klen), klen),
                            f->k0, f->k1, klen, f->value);
         if (r < 0 && rc == 0)
             rc = r;
@@ -870,18 +878,161 @@ int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
     return 0;
 }
 
-int jr_table_take(jr_table *t, size_t *cursor, const void **key, size_t *klen,
-                  uint64_t *v, uint64_t *h)
+/*-************************************
+ *  The ordered walk
+ **************************************/
+/* Slots are in tag order but for the runs of linear probing: within a
+ * cluster (slots in use between two free ones) an entry may sit past
+ * entries of larger tags, and the entries of the last cluster may wrap
+ * round into the first slots.  jr_table_take() sorts each cluster in
+ * place as it reaches it (the table is being emptied: no lookup follows)
+ * and hands out the wrapped entries with the last one. */
+
+static inline void swap_ents(ent *a, ent *b)
 {
-    /* The blocks wholly behind the cursor: the caller is done with every
-     * key borrowed from them. */
-    size_t done = *cursor / BLOCK_SLOTS * BLOCK_SLOTS;
+    ent x = *a;
+    *a = *b;
+    *b = x;
+}
+
+/* Restore the heap (largest tag on top) of e[0..n) below i. */
+static void sift_ents(ent *e, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && e[c + 1].tag > e[c].tag)
+            c++;
+        if (e[c].tag <= e[i].tag)
+            return;
+        swap_ents(&e[i], &e[c]);
+        i = c;
+    }
+}
+
+static void heapsort_ents(ent *e, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_ents(e, i, n);
+    for (size_t m = n; m-- > 1;) {
+        swap_ents(&e[0], &e[m]);
+        sift_ents(e, 0, m);
+    }
+}
+
+/* Sort e[0..n) by tag.  A cluster is nearly in order (an entry sits a few
+ * slots past its place at most, at the table's fill): insertion sort,
+ * unless it moves entries far more than that (an adversary's keys can
+ * make one long cluster of any order), then heapsort. */
+static void sort_cluster(ent *e, size_t n)
+{
+    size_t budget = 8 * n;
+    for (size_t i = 1; i < n; i++) {
+        if (e[i].tag >= e[i - 1].tag)
+            continue;
+        ent x = e[i];
+        size_t j = i;
+        for (; j > 0 && e[j - 1].tag > x.tag && budget > 0; j--, budget--)
+            e[j] = e[j - 1];
+        e[j] = x;
+        if (budget == 0) {
+            heapsort_ents(e, n);
+            return;
+        }
+    }
+}
+
+/* The first cluster, if the last one wraps into it: sort it, and keep
+ * its wrapped entries (probed from the last slots, so their tags are the
+ * table's largest and they sort to its end) for the last cluster. */
+static void start_walk(jr_table *t)
+{
+    size_t cap = t->cap, end = 0;
+    t->walking = 1;
+    t->walk_end = t->wrap = t->wrap_end = 0;
+    if (t->ents[0].tag == 0 || t->ents[cap - 1].tag == 0)
+        return;
+    size_t wrapped = 0;
+    for (; t->ents[end].tag != 0; end++) /* the table has free slots */
+        wrapped += slot_of(t, t->ents[end].tag) > end;
+    sort_cluster(t->ents, end);
+    t->walk_end = end - wrapped;
+    t->wrap = end - wrapped;
+    t->wrap_end = end;
+}
+
+/* The blocks wholly behind slot i but those that hold the wrapped
+ * entries go back to the kernel: the caller is done with every key
+ * borrowed from them. */
+static size_t wrap_blocks(const jr_table *t)
+{
+    size_t keep = (t->wrap_end + BLOCK_SLOTS - 1) / BLOCK_SLOTS * BLOCK_SLOTS;
+    return keep < t->cap ? keep : t->cap;
+}
+
+static void release_behind(jr_table *t, size_t i)
+{
+    size_t done = i / BLOCK_SLOTS * BLOCK_SLOTS;
+    if (t->released < wrap_blocks(t))
+        t->released = wrap_blocks(t); /* [0, released) goes at the end */
     if (done > t->released) {
         release(t, t->released, done);
         t->released = done;
     }
-    if (jr_table_next(t, cursor, key, klen, v, h))
+}
+
+static void yield(const jr_table *t, const ent *e, const void **key,
+                  size_t *klen, uint64_t *v, uint64_t *h)
+{
+    unsigned code = (unsigned)(e->tag & 0xff);
+    if (code == LONG_CODE) {
+        *key = t->arena + e->k0;
+        *klen = (size_t)e->k1;
+    } else {
+        *key = &e->k0; /* k0 then k1: the key's bytes, as pack16() made them */
+        *klen = code - 1;
+    }
+    *v = e->value;
+    *h = e->tag;
+}
+
+int jr_table_take(jr_table *t, size_t *cursor, const void **key, size_t *klen,
+                  uint64_t *v, uint64_t *h)
+{
+    size_t cap = t->cap, i = *cursor;
+    if (!t->walking)
+        start_walk(t);
+    if (i >= t->walk_end && i < cap) { /* the next cluster */
+        if (i < t->wrap_end) /* past the first cluster's wrapped entries */
+            i = t->wrap_end;
+        release_behind(t, i);
+        while (i < cap && t->ents[i].tag == 0)
+            i++;
+        size_t end = i;
+        for (; end < cap && t->ents[end].tag != 0; end++)
+            if (end + KEY_AHEAD < cap &&
+                (t->ents[end + KEY_AHEAD].tag & 0xff) == LONG_CODE)
+                __builtin_prefetch(t->arena + t->ents[end + KEY_AHEAD].k0);
+        sort_cluster(t->ents + i, end - i);
+        t->walk_end = end;
+    }
+    /* The last cluster ends at the last slot: the wrapped entries join
+     * it, in tag order. */
+    int wrapped = t->wrap < t->wrap_end && (i == cap || t->walk_end == cap);
+    if (wrapped && (i == cap || t->ents[t->wrap].tag < t->ents[i].tag)) {
+        yield(t, &t->ents[t->wrap++], key, klen, v, h);
+        *cursor = i;
         return 1;
+    }
+    if (i < cap) {
+        yield(t, &t->ents[i], key, klen, v, h);
+        *cursor = i + 1;
+        return 1;
+    }
+    *cursor = cap;
+    if (t->wrap_end > 0) /* the blocks that kept the wrapped entries */
+        release(t, 0, wrap_blocks(t));
     jr_table_clear(t);
     free(t->arena); /* long keys: megabytes, and nothing refers to them */
     t->arena = NULL;
@@ -912,6 +1063,7 @@ void jr_table_clear(jr_table *t)
     t->nfront = 0;
     release(t, t->released, t->cap);
     t->released = 0;
+    t->walking = 0;
     t->count = 0;
     t->alen = 0;
     t->key_bytes = 0;

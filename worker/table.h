@@ -23,6 +23,23 @@ typedef struct jr_table jr_table;
  * avalanche, stable across processes and runs of one build. */
 uint64_t jr_hash(const void *key, size_t len);
 
+/* jr_hash() of a key of JR_TABLE_INLINE bytes or fewer with that many
+ * readable at key (the bytes after len are ignored), and the key's bytes
+ * as two words in memory order, zero-padded: no branch on the length. */
+uint64_t jr_hash_padded(const void *key, size_t len, uint64_t *k0,
+                        uint64_t *k1);
+
+/* A key's tag: its jr_hash() with the low byte replaced by a length code
+ * (klen + 1 up to JR_TABLE_INLINE, else JR_TAG_LONG), never 0.  Tables
+ * keep their slots in tag order, and the flush writes each partition in
+ * it (jr_table_take). */
+#define JR_TAG_LONG 0xffu
+static inline uint64_t jr_tag_of(uint64_t hash, size_t klen)
+{
+    uint64_t code = klen <= JR_TABLE_INLINE ? klen + 1 : JR_TAG_LONG;
+    return (hash & ~(uint64_t)0xff) | code;
+}
+
 /* The partition of a key of hash h among nparts (the shuffle's): a
  * multiply-shift of the hash's high half, no division per key. */
 static inline uint32_t jr_part_of(uint64_t h, uint32_t nparts)
@@ -121,9 +138,11 @@ void jr_table_part(const jr_table *t, uint32_t p, size_t *keys,
 int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
                   size_t *klen, uint64_t *v, uint64_t *hash);
 
-/* The same, emptying the table as it goes: the memory of the slots passed
- * goes back to the kernel, a block at a time, so that a table written out
- * elsewhere does not exist twice at once.  The table is empty (as after
+/* The same in ascending tag order (equal tags in any order), emptying
+ * the table as it goes: the memory of the slots passed goes back to the
+ * kernel, a block at a time, so that a table written out elsewhere does
+ * not exist twice at once.  Every table orders its keys alike, so the
+ * flush writes each partition as a sorted run.  The table is empty (as after
  * jr_table_clear) once it returns 0; stopped before that, it must be
  * cleared before any other use.  No add may wait in the queue (drain
  * first). */
