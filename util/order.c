@@ -5,8 +5,9 @@
  * most-significant-digit radix: the value first (a bucket per value up to
  * 254, the larger ones by their bytes), then the key's 12 prefix bytes one
  * at a time, each pass a stable scatter into a scratch array as large as
- * the input.  A reducer's records are 32-byte entries over tens of MB that
- * mostly tie on the value (in a large vocabulary most words occur once or
+ * the input; on large inputs the first pass takes the value and the first
+ * key byte together.  A reducer's records are 32-byte entries over tens of MB
+ * that mostly tie on the value (in a large vocabulary most words occur once or
  * twice), and the comparison sort alone moved each record about 20 times,
  * out of cache: 90 ms for the 1.07 M records of a 200 MiB corpus, 70 ms
  * by radix.  Small buckets, keys whose 12-byte prefixes are equal, custom
@@ -17,6 +18,8 @@
  * it quadratic).  The comparison sort is written once, inlined into one
  * copy per order so that the comparison is inline code and not a call.
  */
+#include <stdlib.h>
+
 #include "util/order.h"
 #include "util/util.h"
 
@@ -343,25 +346,75 @@ static void radix_value(jr_orec *a, jr_orec *b, size_t n, int shift, int to_b)
     }
 }
 
+/* Value descending over records of values 255 and above, from their
+ * highest byte down; sorted into b when to_b. */
+static void radix_large_values(jr_orec *a, jr_orec *b, size_t n, int to_b)
+{
+    uint64_t all = 0;
+    for (size_t i = 0; i < n; i++)
+        all |= a[i].v;
+    int shift = 0;
+    while (shift < 56 && all >> (shift + 8))
+        shift += 8;
+    radix_value(a, b, n, shift, to_b);
+}
+
 static void radix_value_desc(jr_orec *a, jr_orec *b, size_t n)
 {
     size_t start[257];
     int same = scatter(a, b, n, VALUE_PASS, start);
     jr_orec *from = same ? a : b, *to = same ? b : a;
     int to_b = !same; /* the result goes back to a */
-    /* Digit 0, values of 255 and above: from their highest byte down. */
-    uint64_t all = 0;
-    for (size_t i = 0; i < start[1]; i++)
-        all |= from[i].v;
-    int shift = 0;
-    while (shift < 56 && all >> (shift + 8))
-        shift += 8;
-    if (start[1] > 0)
-        radix_value(from, to, start[1], shift, to_b);
+    if (start[1] > 0) /* digit 0: values of 255 and above */
+        radix_large_values(from, to, start[1], to_b);
     for (unsigned d = 1; d < 256; d++)
         if (start[d + 1] > start[d])
             radix_key(from + start[d], to + start[d], start[d + 1] - start[d],
                       0, to_b);
+}
+
+/* Records from which the first pass takes the value and the key's first
+ * byte at once: 16-bit digits, 65,536 buckets, of which a large
+ * vocabulary fills a few thousand (a value times the letters).  The pass
+ * over the whole array that sorting each value's records by their first
+ * byte took is saved (bench corpus at -j 2, a reducer's 537,000 records:
+ * sorted in 35.8-39.5 ms, 40.3-42.5 by value first, on a busy host). */
+#define WIDE_MIN 65536
+
+static inline unsigned wide_digit(const jr_orec *r)
+{
+    if (r->v >= 255)
+        return 0;
+    return (255 - (unsigned)r->v) << 8 | (unsigned)(r->pfx >> 56);
+}
+
+/* radix_value_desc() by a first pass on wide digits.  @return 0, or -1
+ * with nothing done (no memory for the buckets). */
+static int radix_value_desc_wide(jr_orec *a, jr_orec *b, size_t n)
+{
+    size_t *end = calloc(65536, sizeof *end); /* a bucket's end, at last */
+    if (!end)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        end[wide_digit(&a[i])]++;
+    size_t at = 0;
+    for (unsigned d = 0; d < 65536; d++) { /* now each bucket's start */
+        size_t c = end[d];
+        end[d] = at;
+        at += c;
+    }
+    for (size_t i = 0; i < n; i++)
+        b[end[wide_digit(&a[i])]++] = a[i];
+    /* The records are in b; each bucket goes back to a sorted. */
+    if (end[0] > 0)
+        radix_large_values(b, a, end[0], 1);
+    for (unsigned d = 256; d < 65536; d++) { /* values below 255 */
+        size_t from = end[d - 1];
+        if (end[d] > from)
+            radix_key(b + from, a + from, end[d] - from, 1, 1);
+    }
+    free(end);
+    return 0;
 }
 
 void jr_orec_sort(const jr_job *job, jr_orec *r, size_t n)
@@ -377,10 +430,10 @@ void jr_orec_sort(const jr_job *job, jr_orec *r, size_t n)
         sort_by_value_desc(r, n);
     else if (!tmp)
         sort_by_key(r, n);
-    else if (by_value)
-        radix_value_desc(r, tmp, n);
-    else
+    else if (!by_value)
         radix_key(r, tmp, n, 0, 0);
+    else if (n < WIDE_MIN || radix_value_desc_wide(r, tmp, n) < 0)
+        radix_value_desc(r, tmp, n);
     jr_big_free(tmp, n * sizeof *r);
 }
 
