@@ -1746,11 +1746,13 @@ Test(cli, a_run_index_out_of_order_is_not_used_and_the_output_is_unchanged,
 }
 
 /* Reducers merge the map outputs as runs sorted by key hash, and check
- * the order as they read: a map output out of order (its partition's
- * first record written after its second) fails the run with exit 3, no
- * output, and nothing left behind, where a merge that trusted it would
- * count one word twice. */
-Test(cli, a_map_output_out_of_order_fails_the_run, .timeout = T(60))
+ * them as they read: a map output out of order (its partition's first
+ * record written after its second), or one whose header says a record
+ * more than it holds, fails the run with exit 3, no output, and nothing
+ * left behind, where a merge that trusted the order would count one word
+ * twice. */
+Test(cli, a_map_output_out_of_order_or_miscounted_fails_the_run,
+     .timeout = T(60))
 {
     need_faults();
     size_t cap = 2u << 20, len = 0;
@@ -1759,16 +1761,20 @@ Test(cli, a_map_output_out_of_order_fails_the_run, .timeout = T(60))
         len += (size_t)snprintf(text + len, cap - len, "w%05u\n", i % 20000);
     write_file("words.txt", text, len);
     free(text);
-    setenv("JOBRUN_FAULT", "corrupt@order:task=1", 1);
-    proc p = jobrun(ARGS("-j", "2", "--max-attempts", "2", "wordcount", "-o",
-                         "out.tsv", "words.txt"));
-    unsetenv("JOBRUN_FAULT");
-    expect(&p, 3, "",
-           "jobrun: wordcount: reduce task 1 (partition 1) failed 2/2 "
-           "attempts: worker exited with status 72 (protocol error)\n");
-    cr_assert_eq(files_starting("out.tsv"), 0);
-    jr_test_proc_free(&p);
-    jr_test_assert_clean();
+    static const char *const rules[] = {"corrupt@order:task=1",
+                                        "corrupt@count:task=1"};
+    for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
+        setenv("JOBRUN_FAULT", rules[i], 1);
+        proc p = jobrun(ARGS("-j", "2", "--max-attempts", "2", "wordcount",
+                             "-o", "out.tsv", "words.txt"));
+        unsetenv("JOBRUN_FAULT");
+        expect(&p, 3, "",
+               "jobrun: wordcount: reduce task 1 (partition 1) failed 2/2 "
+               "attempts: worker exited with status 72 (protocol error)\n");
+        cr_assert_eq(files_starting("out.tsv"), 0);
+        jr_test_proc_free(&p);
+        jr_test_assert_clean();
+    }
 }
 
 Test(cli, a_task_that_fails_once_is_retried_and_the_output_is_unchanged,

@@ -8,7 +8,8 @@
  * than the size cap (bomb); or, at index, write a sorted run's index
  * backwards (corrupt; task is the partition); or, at order, write a
  * partition of a map output out of tag order, its first record after its
- * second (corrupt; task is the partition).  Points are named where
+ * second, or at count, say it holds one record more than it does
+ * (corrupt; task is the partition).  Points are named where
  * they are; "born"
  * is a new worker's first step after the fork server's fork, with the
  * worker's slot as task and its generation as attempt.  Release builds

@@ -64,7 +64,7 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     if (rc < 0 || jr_table_count(t) == 0)
         return rc;
 
-    size_t hdr = 8 + 8 * ((size_t)nparts + 1);
+    size_t hdr = 8 + 8 * ((size_t)nparts + 1) + 8 * (size_t)nparts;
     uint64_t *left = calloc(nparts, sizeof *left);
     uint8_t *head = malloc(hdr);
     jr_shm_writer *w = calloc(nparts, sizeof *w);
@@ -82,11 +82,16 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     jr_put_u32(head, JR_MAPOUT_MAGIC);
     jr_put_u32(head + 4, nparts);
     uint64_t off = hdr;
+    uint8_t *counts = head + 8 + 8 * ((size_t)nparts + 1);
     for (uint32_t p = 0; p <= nparts; p++) {
         jr_put_u64(head + 8 + 8 * (size_t)p, off);
         if (p < nparts) {
             size_t keys, key_bytes;
             jr_table_part(t, p, &keys, &key_bytes);
+            /* corrupt@count (task: the partition): one record more said
+             * than written. */
+            jr_put_u64(counts + 8 * (size_t)p,
+                       keys + (JR_FAULT_MATCH("corrupt", "count", p, 0) != 0));
             left[p] = (uint64_t)keys * JR_REC_HDR + key_bytes;
             off += left[p];
         }
@@ -183,20 +188,24 @@ out:
 }
 
 /* Partition `part` of one map output: its bytes, checked against the
- * segment's size. */
-static int part_bytes(const jr_seg *seg, uint32_t part, jr_rd *out)
+ * segment's size, and the records it says it holds. */
+static int part_bytes(const jr_seg *seg, uint32_t part, jr_rd *out,
+                      uint64_t *nrecs)
 {
     const uint8_t *base = seg->base;
     if (seg->len < 8 || jr_get_u32(base) != JR_MAPOUT_MAGIC)
         return JR_EPROTO;
     uint32_t nparts = jr_get_u32(base + 4);
-    if (part >= nparts || (seg->len - 8) / 8 < (size_t)nparts + 1)
+    if (part >= nparts || seg->len < 16 ||
+        (seg->len - 16) / 16 <
+            (size_t)nparts) /* the header, 16 + 16 x nparts */
         return JR_EPROTO;
     uint64_t lo = jr_get_u64(base + 8 + 8 * (size_t)part);
     uint64_t hi = jr_get_u64(base + 8 + 8 * ((size_t)part + 1));
     if (lo > hi || hi > seg->len)
         return JR_EPROTO;
     *out = (jr_rd){base + lo, (size_t)(hi - lo)};
+    *nrecs = jr_get_u64(base + 8 + 8 * ((size_t)nparts + 1 + part));
     return 0;
 }
 
@@ -205,19 +214,22 @@ static int part_bytes(const jr_seg *seg, uint32_t part, jr_rd *out)
  * the reducer merges them as sorted runs, with no index. */
 typedef struct stream {
     jr_rd r;
+    uint64_t left;         /* records still to come, as the header says */
     const uint8_t *padded; /* keys up to here have PADDED_KEY bytes readable */
     jr_orec rec;           /* the record read last, with its tag */
     uint64_t tag;
 } stream;
 
 /* Read s's next record.  @return 1, 0 at the end, JR_EPROTO (cut short,
- * or out of tag order: a map output not from a flush). */
+ * more or fewer records than the header said, or out of tag order: a map
+ * output not from a flush). */
 static int stream_next(stream *s)
 {
     if (s->r.len == 0)
-        return 0;
-    if (s->r.len < JR_REC_HDR)
+        return s->left == 0 ? 0 : JR_EPROTO;
+    if (s->r.len < JR_REC_HDR || s->left == 0)
         return JR_EPROTO;
+    s->left--;
     uint32_t klen = jr_get_u32(s->r.p);
     if (s->r.len - JR_REC_HDR < klen)
         return JR_EPROTO;
@@ -312,7 +324,7 @@ static int merge_streams(merger *m, stream **h, size_t k)
         stream *s = h[0];
         if (k == 2 && h[1]->tag < s->tag)
             s = h[1];
-        merger_add(m, &s->rec, s->tag); /* m->max is never reached */
+        merger_add(m, &s->rec, s->tag); /* at most m->max of them */
         int r = stream_next(s);
         if (r < 0)
             return r;
@@ -340,7 +352,7 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     stream **heap = calloc(nsegs ? nsegs : 1, sizeof *heap);
     merger m = {.combine = job->combine};
     int rc = maps && in && heap ? 0 : JR_ENOMEM;
-    size_t in_bytes = 0, k = 0; /* k: the streams with records */
+    size_t nrecs = 0, k = 0; /* k: the streams with records */
     for (uint32_t i = 0; i < nsegs && rc == 0; i++) {
         char name[JR_SHM_NAME_MAX];
         stream *s = &in[k];
@@ -348,23 +360,31 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
         if (rc == 0)
             rc = jr_shm_attach(&maps[i], name, 0);
         if (rc == 0)
-            rc = part_bytes(&maps[i], part, &s->r);
-        if (rc < 0 || s->r.len == 0)
+            rc = part_bytes(&maps[i], part, &s->r, &s->left);
+        if (rc < 0 || (s->r.len == 0 && s->left == 0))
             continue;
+        if (s->left > s->r.len / JR_REC_HDR) { /* more than fit */
+            rc = JR_EPROTO;
+            continue;
+        }
         /* The flush leaves PADDED_KEY bytes after its last record. */
         const uint8_t *base = maps[i].base;
         s->padded = maps[i].len < PADDED_KEY ? base /* none: keys lie after */
                                              : base + maps[i].len - PADDED_KEY;
-        in_bytes += s->r.len;
+        if (s->left > SIZE_MAX / sizeof *m.recs - nrecs) {
+            rc = JR_ENOMEM;
+            continue;
+        }
+        nrecs += (size_t)s->left;
         rc = stream_next(s);
         rc = rc < 0 ? rc : 0;
         heap[k++] = s;
     }
-    if (rc < 0 || in_bytes == 0)
+    if (rc < 0 || nrecs == 0)
         goto out;
-    /* A record takes JR_REC_HDR bytes at least: room for as many, of
-     * which only the pages used are ever touched. */
-    m.max = in_bytes / JR_REC_HDR;
+    /* Each stream holds no more records than its header says (checked as
+     * they are read): room for them all, should no key combine. */
+    m.max = nrecs;
     m.recs = jr_big_alloc(m.max * sizeof *m.recs);
     rc = m.recs ? merge_streams(&m, heap, k) : JR_ENOMEM;
     if (rc < 0)

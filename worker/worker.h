@@ -146,9 +146,11 @@ enum jr_task_kind {
 /*-************************************
  *  Shuffle formats
  **************************************/
-/* A map output: header {u32 magic, u32 nparts, u64 off[nparts + 1]} then
- * records; partition p is bytes [off[p], off[p+1]).  A sorted run:
- * {u32 magic, u32 stride, u64 nrecords, u64 end, u64 index} then records
+/* A map output: header {u32 magic, u32 nparts, u64 off[nparts + 1],
+ * u64 count[nparts]} then records; partition p is bytes [off[p],
+ * off[p+1]), count[p] records in ascending order of their keys' tags
+ * (jr_tag_of), then JR_SHM_WRITER_SLACK bytes after the last one.  A sorted
+ * run: {u32 magic, u32 stride, u64 nrecords, u64 end, u64 index} then records
  * up to end, then at index (when stride is not 0) the u64 offsets of
  * records 0, stride, 2 x stride, ...: ceil(nrecords / stride) of them, so
  * that the master can find a place in a run without reading it through
