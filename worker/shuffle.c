@@ -261,7 +261,8 @@ static int stream_next(stream *s)
 typedef struct merger {
     jr_orec *recs; /* distinct keys so far; keys point into the segments */
     size_t n, max;
-    size_t group; /* recs[group..n) have the last record's tag */
+    uint64_t key_bytes; /* of recs[0..n) */
+    size_t group;       /* recs[group..n) have the last record's tag */
     uint64_t tag;
     jr_combine_fn combine;
 } merger;
@@ -293,6 +294,7 @@ static void merger_add(merger *m, const jr_orec *rec, uint64_t tag)
         m->group = m->n;
     }
     m->recs[m->n++] = *rec;
+    m->key_bytes += rec->klen;
 }
 
 /* Restore the heap order of h[0..n) (by tag, least first) below i. */
@@ -394,9 +396,7 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
     /* Sized to the byte, and written through its descriptor in order:
      * tmpfs then allocates each page as it is written, where reserving and
      * mapping the segment first cost more than the writing. */
-    uint64_t end = JR_RUN_HDR;
-    for (size_t i = 0; i < m.n; i++)
-        end += JR_REC_HDR + m.recs[i].klen;
+    uint64_t end = JR_RUN_HDR + (uint64_t)m.n * JR_REC_HDR + m.key_bytes;
     size_t nindex = (m.n + JR_RUN_STRIDE - 1) / JR_RUN_STRIDE;
     uint64_t bytes = end + 8 * (uint64_t)nindex;
     jr_seg run = {0};
@@ -452,6 +452,9 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
 #endif
     jr_shm_writer_put(&wr, index, 8 * nindex);
     rc = jr_shm_writer_fini(&wr);
+    if (rc == 0 &&
+        at != end) /* the header's count of bytes, kept by the merge */
+        rc = JR_EPROTO;
     free(index);
     close(fd);
     if (rc == 0)
