@@ -1721,17 +1721,25 @@ Test(cli, a_task_failing_every_attempt_exits_3_and_writes_no_output_file)
 /* The master cuts a large result with the index each run ends with; a
  * run whose index is out of order is not cut (its offsets would make
  * ranges that end before they begin) and the output does not change. */
-Test(cli, a_run_index_out_of_order_is_not_used_and_the_output_is_unchanged,
-     .timeout = T(60))
+/* words.txt: 200,000 words, 100,977 distinct: large map outputs and
+ * runs. */
+static void write_many_words(void)
 {
-    need_faults();
     size_t cap = 4u << 20, len = 0;
     char *text = malloc(cap);
+    cr_assert(text);
     for (unsigned i = 0; i < 100000; i++)
         len += (size_t)snprintf(text + len, cap - len, "w%06u w%06u\n", i,
                                 i % 977);
     write_file("words.txt", text, len);
     free(text);
+}
+
+Test(cli, a_run_index_out_of_order_is_not_used_and_the_output_is_unchanged,
+     .timeout = T(60))
+{
+    need_faults();
+    write_many_words();
     proc base = jobrun(ARGS("-j", "1", "wordcount", "words.txt"));
     cr_assert_eq(base.code, 0, "%s", base.err);
     setenv("JOBRUN_FAULT", "corrupt@index", 1);
@@ -1755,12 +1763,7 @@ Test(cli, a_map_output_out_of_order_or_miscounted_fails_the_run,
      .timeout = T(60))
 {
     need_faults();
-    size_t cap = 2u << 20, len = 0;
-    char *text = malloc(cap);
-    for (unsigned i = 0; i < 50000; i++)
-        len += (size_t)snprintf(text + len, cap - len, "w%05u\n", i % 20000);
-    write_file("words.txt", text, len);
-    free(text);
+    write_many_words();
     static const char *const rules[] = {"corrupt@order:task=1",
                                         "corrupt@count:task=1"};
     for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
