@@ -952,6 +952,18 @@ Test(table, take_yields_entries_in_tag_order_the_wrapped_ones_last)
         size_t cur = 0, klen, got = 0;
         const void *k;
         uint64_t v, h, last = 0;
+        if (round >= 10 && round < 20) {
+            /* A walk stopped halfway, then a clear, leaves no entry: the
+             * blocks kept for the wrapped entries go too. */
+            for (size_t i = 0; i < n / 2; i++)
+                cr_assert_eq(jr_table_take(t, &cur, &k, &klen, &v, &h), 1);
+            jr_table_clear(t);
+            cur = 0;
+            cr_assert_eq(jr_table_next(t, &cur, &k, &klen, &v, &h), 0,
+                         "round %d: an entry left after a clear", round);
+            jr_table_destroy(&t);
+            continue;
+        }
         while (jr_table_take(t, &cur, &k, &klen, &v, &h)) {
             cr_assert_geq(h, last, "round %d: entry %zu out of tag order",
                           round, got);

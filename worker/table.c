@@ -849,6 +849,23 @@ void jr_table_part(const jr_table *t, uint32_t p, size_t *keys,
  * keys in the order they came, which is random in the slots' order. */
 #define KEY_AHEAD 16
 
+/* The caller's view of entry e: its key (in the entry, or in the
+ * arena), value and tag. */
+static void yield(const jr_table *t, const ent *e, const void **key,
+                  size_t *klen, uint64_t *v, uint64_t *h)
+{
+    unsigned code = (unsigned)(e->tag & 0xff);
+    if (code == LONG_CODE) {
+        *key = t->arena + e->k0;
+        *klen = (size_t)e->k1;
+    } else {
+        *key = &e->k0; /* k0 then k1: the key's bytes, as pack16() made them */
+        *klen = code - 1;
+    }
+    *v = e->value;
+    *h = e->tag;
+}
+
 int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
                   size_t *klen, uint64_t *v, uint64_t *h)
 {
@@ -859,18 +876,7 @@ int jr_table_next(const jr_table *t, size_t *cursor, const void **key,
         if (i + KEY_AHEAD < t->cap &&
             (t->ents[i + KEY_AHEAD].tag & 0xff) == LONG_CODE)
             __builtin_prefetch(t->arena + t->ents[i + KEY_AHEAD].k0);
-        unsigned code = (unsigned)(e->tag & 0xff);
-        if (code == LONG_CODE) {
-            *key = t->arena + e->k0;
-            *klen = (size_t)e->k1;
-        } else {
-            /* k0 and k1 lie next to each other: the key's bytes, as
-             * pack16() stored them. */
-            *key = &e->k0;
-            *klen = code - 1;
-        }
-        *v = e->value;
-        *h = e->tag;
+        yield(t, e, key, klen, v, h);
         *cursor = i + 1;
         return 1;
     }
@@ -982,21 +988,6 @@ static void release_behind(jr_table *t, size_t i)
     }
 }
 
-static void yield(const jr_table *t, const ent *e, const void **key,
-                  size_t *klen, uint64_t *v, uint64_t *h)
-{
-    unsigned code = (unsigned)(e->tag & 0xff);
-    if (code == LONG_CODE) {
-        *key = t->arena + e->k0;
-        *klen = (size_t)e->k1;
-    } else {
-        *key = &e->k0; /* k0 then k1: the key's bytes, as pack16() made them */
-        *klen = code - 1;
-    }
-    *v = e->value;
-    *h = e->tag;
-}
-
 int jr_table_take(jr_table *t, size_t *cursor, const void **key, size_t *klen,
                   uint64_t *v, uint64_t *h)
 {
@@ -1031,9 +1022,7 @@ int jr_table_take(jr_table *t, size_t *cursor, const void **key, size_t *klen,
         return 1;
     }
     *cursor = cap;
-    if (t->wrap_end > 0) /* the blocks that kept the wrapped entries */
-        release(t, 0, wrap_blocks(t));
-    jr_table_clear(t);
+    jr_table_clear(t); /* and the blocks that kept the wrapped entries */
     free(t->arena); /* long keys: megabytes, and nothing refers to them */
     t->arena = NULL;
     t->acap = 0;
@@ -1061,7 +1050,8 @@ void jr_table_clear(jr_table *t)
     for (size_t i = 0; i < t->nfront; i++)
         t->front[t->used[i]].tag = 0;
     t->nfront = 0;
-    release(t, t->released, t->cap);
+    /* A walk stopped halfway kept its first blocks (wrap_blocks). */
+    release(t, t->walking && t->wrap_end > 0 ? 0 : t->released, t->cap);
     t->released = 0;
     t->walking = 0;
     t->count = 0;
