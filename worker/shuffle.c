@@ -196,9 +196,8 @@ static int part_bytes(const jr_seg *seg, uint32_t part, jr_rd *out,
     if (seg->len < 8 || jr_get_u32(base) != JR_MAPOUT_MAGIC)
         return JR_EPROTO;
     uint32_t nparts = jr_get_u32(base + 4);
-    if (part >= nparts || seg->len < 16 ||
-        (seg->len - 16) / 16 <
-            (size_t)nparts) /* the header, 16 + 16 x nparts */
+    /* The header: 16 + 16 x nparts bytes. */
+    if (part >= nparts || seg->len < 16 || (seg->len - 16) / 16 < nparts)
         return JR_EPROTO;
     uint64_t lo = jr_get_u64(base + 8 + 8 * (size_t)part);
     uint64_t hi = jr_get_u64(base + 8 + 8 * ((size_t)part + 1));
