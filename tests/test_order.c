@@ -166,6 +166,28 @@ static void check_sorted(const jr_job *job, int (*ref)(const void *, const void 
     free(want);
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The reducer's short keys get their prefixes from two words: the same
+ * prefixes as jr_orec_of() for every length up to 16. */
+Test(order, prefixes_from_words_equal_those_from_bytes)
+{
+    srand(7);
+    for (int round = 0; round < 200; round++)
+        for (uint32_t klen = 0; klen <= 16; klen++) {
+            uint8_t key[16] = {0};
+            for (uint32_t j = 0; j < klen; j++)
+                key[j] = (uint8_t)rand();
+            uint64_t k0, k1;
+            memcpy(&k0, key, 8);
+            memcpy(&k1, key + 8, 8);
+            jr_orec a = jr_orec_of(3, key, klen);
+            jr_orec b = jr_orec_of_words(3, key, klen, k0, k1);
+            cr_assert(a.pfx == b.pfx && a.pfx2 == b.pfx2 && a.klen == b.klen,
+                      "length %u", klen);
+        }
+}
+#endif
+
 Test(order, sort_equals_qsort_for_every_order)
 {
     static const size_t sizes[] = {0, 1, 2, 3, 15, 16, 17, 100, 1000, 20000};

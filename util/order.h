@@ -76,6 +76,18 @@ static inline jr_orec jr_orec_of(uint64_t v, const uint8_t *key, uint32_t klen)
                      jr_key_prefix2(key, klen)};
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* jr_orec_of() for a key whose first 16 bytes, zero-padded after klen,
+ * are already two words in memory order (k0 then k1): two byte swaps
+ * where the prefixes would read a short key a byte at a time. */
+static inline jr_orec jr_orec_of_words(uint64_t v, const uint8_t *key,
+                                       uint32_t klen, uint64_t k0, uint64_t k1)
+{
+    return (jr_orec){v, __builtin_bswap64(k0), key, klen,
+                     __builtin_bswap32((uint32_t)k1)};
+}
+#endif
+
 /* The bytes of a key of 12 bytes or fewer, from its prefixes alone (the
  * key itself may lie in memory not worth touching again): r->klen of
  * them, at out. */

@@ -242,8 +242,7 @@ static int stream_next(stream *s)
          * short key's bytes were read one at a time. */
         uint64_t k0, k1;
         tag = jr_tag_of(jr_hash_padded(key, klen, &k0, &k1), klen);
-        s->rec = (jr_orec){v, __builtin_bswap64(k0), key, klen,
-                           __builtin_bswap32((uint32_t)k1)};
+        s->rec = jr_orec_of_words(v, key, klen, k0, k1);
     } else
 #endif
     {
