@@ -57,6 +57,16 @@ median() {
     printf '%s\n' "$med"
 }
 
+# medians [timeit options] -- CMD... [::: CMD...]...: the median wall time
+# of RUNS runs of each command, a line each, the commands run in rounds
+# (timeit.py says why).
+medians() {
+    local out
+    out=$("$PY" "$bench_dir/timeit.py" -n "$RUNS" "$@") || die "timing failed: ${*}"
+    [[ -n $out ]] || die "timing failed: ${*}"
+    awk '{ print $1 }' <<<"$out"
+}
+
 # div A B: A / B with 2 decimals ("-" when B is 0).
 div() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'

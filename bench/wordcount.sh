@@ -5,8 +5,8 @@
 #
 # BUILD_DIR defaults to <repo>/build; CORPUS_DIR to $BENCH_CORPUS or
 # ${TMPDIR:-/tmp}/jobrun-corpus, made by bench/make-corpus.sh when missing
-# ($BENCH_MIB MiB, default 200). Times, as the median of $BENCH_RUNS runs
-# (default 5) after one warm-up run:
+# ($BENCH_MIB MiB, default 200). Times, as the median of $BENCH_RUNS rounds
+# (default 5), each running every command once, after the check's runs:
 #   LC_ALL=C wc -w          the floor: a plain scan of the same files
 #   jobrun -j 1 wordcount   and -j 2
 #   bench/wordcount_seeds.py  Python Counter + re over Pool(2), the seeds' way
@@ -30,7 +30,8 @@ mib=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
 
 echo "jobrun wordcount benchmark: $corpus, $nfiles files, $mib MiB"
 echo "  $(machine)"
-echo "  median of $RUNS runs after one warm-up; times include start-up"
+echo "  median of $RUNS rounds (each runs every command once) after the check;"
+echo "  times include start-up"
 echo
 
 # Check first (also the warm-up of the page cache): -j 1 and -j 2 must
@@ -45,13 +46,17 @@ cmp -s "$tmp/j1" "$tmp/j2" || die "jobrun -j 1 and -j 2 outputs differ (kept not
 echo "check: -j 1 and -j 2 outputs identical, $(wc -l <"$tmp/j1") distinct words; top 3: $(head -n 3 "$tmp/j1" | tr '\t\n' ' ;')"
 echo
 
+# In rounds, each round running every command once (timeit.py), so that
+# the ratios compare runs made under the same load; the checks above have
+# warmed the page cache for all of them.
 # shellcheck disable=SC2016  # $1 is expanded by the inner bash
 wc_cmd=(bash -c 'find "$1" -type f -print0 | LC_ALL=C xargs -0 wc -w' _ "$corpus")
-t_wc=$(median -- "${wc_cmd[@]}")
-t_j1=$(median --warmup 0 -- "$jobrun" -j 1 --no-progress wordcount "$corpus")
-t_j2=$(median --warmup 0 -- "$jobrun" -j 2 --no-progress wordcount "$corpus")
-# The Python peer takes tens of seconds: the cache is warm by now.
-t_py=$(median --warmup 0 -- "$PY" "$bench_dir/wordcount_seeds.py" --procs 2 "$corpus")
+mapfile -t t < <(medians --warmup 0 -- "${wc_cmd[@]}" \
+    ::: "$jobrun" -j 1 --no-progress wordcount "$corpus" \
+    ::: "$jobrun" -j 2 --no-progress wordcount "$corpus" \
+    ::: "$PY" "$bench_dir/wordcount_seeds.py" --procs 2 "$corpus")
+(( ${#t[@]} == 4 )) || die "timing failed"
+t_wc=${t[0]} t_j1=${t[1]} t_j2=${t[2]} t_py=${t[3]}
 
 row() {
     awk -v c="$1" -v t="$2" -v b="$bytes" \
