@@ -40,6 +40,7 @@ typedef struct cursor {
     const run *run;
     jr_rd rd;        /* the records after rec, to the end of the range */
     jr_orec rec;     /* the next record */
+    const uint8_t *at; /* where it starts */
     uint64_t no;     /* the number of the record rd starts with */
     uint64_t end_no; /* the number of the record after the range */
 } cursor;
@@ -57,14 +58,15 @@ static int load(cursor *c)
 {
     if (c->rd.len == 0)
         return 0;
-    if (c->rd.len < JR_REC_HDR)
+    uint32_t klen;
+    uint64_t v;
+    size_t h = jr_rec_get_hdr(c->rd.p, c->rd.len, &klen, &v);
+    if (h == 0 || c->rd.len - h < klen)
         return JR_EPROTO;
-    uint32_t klen = jr_get_u32(c->rd.p);
-    if (c->rd.len - JR_REC_HDR < klen)
-        return JR_EPROTO;
-    c->rec = jr_orec_of(jr_get_u64(c->rd.p + 4), c->rd.p + JR_REC_HDR, klen);
-    c->rd.p += JR_REC_HDR + (size_t)klen;
-    c->rd.len -= JR_REC_HDR + (size_t)klen;
+    c->at = c->rd.p;
+    c->rec = jr_orec_of(v, c->rd.p + h, klen);
+    c->rd.p += h + (size_t)klen;
+    c->rd.len -= h + (size_t)klen;
     c->no++;
     return 1;
 }
@@ -174,7 +176,7 @@ static int64_t run_open(run *u, const jr_seg *s)
     uint64_t stride = jr_get_u32(b + 4), nrec = jr_get_u64(b + 8);
     uint64_t end = jr_get_u64(b + 16), at = jr_get_u64(b + 24);
     if (end > s->len || end < JR_RUN_HDR ||
-        nrec > (end - JR_RUN_HDR) / JR_REC_HDR)
+        nrec > (end - JR_RUN_HDR) / JR_REC_MIN)
         return JR_EPROTO;
     *u = (run){.base = b, .end = end};
     if (stride) {
@@ -262,14 +264,16 @@ JR_API uint64_t jr_result_count(const jr_result *r)
  * @return 0, JR_EPROTO. */
 static int rec_at(const run *u, uint64_t off, jr_orec *rec, uint64_t *next)
 {
-    if (off < JR_RUN_HDR || off > u->end || u->end - off < JR_REC_HDR)
+    if (off < JR_RUN_HDR || off > u->end)
         return JR_EPROTO;
     const uint8_t *p = u->base + off;
-    uint32_t klen = jr_get_u32(p);
-    if (u->end - off - JR_REC_HDR < klen)
+    uint32_t klen;
+    uint64_t v;
+    size_t h = jr_rec_get_hdr(p, (size_t)(u->end - off), &klen, &v);
+    if (h == 0 || u->end - off - h < klen)
         return JR_EPROTO;
-    *rec = jr_orec_of(jr_get_u64(p + 4), p + JR_REC_HDR, klen);
-    *next = off + JR_REC_HDR + klen;
+    *rec = jr_orec_of(v, p + h, klen);
+    *next = off + h + klen;
     return 0;
 }
 
@@ -324,7 +328,7 @@ static int bound(const jr_job *job, const run *u, const jr_orec *s, pos lo,
 static void cursor_range(const cursor *c, pos *a, pos *b)
 {
     const uint8_t *end = c->rd.p + c->rd.len;
-    *a = (pos){(uint64_t)(c->rec.key - JR_REC_HDR - c->run->base), c->no - 1};
+    *a = (pos){(uint64_t)(c->at - c->run->base), c->no - 1};
     *b = (pos){(uint64_t)(end - c->run->base), c->end_no};
 }
 

@@ -166,21 +166,27 @@ int jr_shm_writer_init(jr_shm_writer *w, int fd, uint64_t off, size_t cap)
     return w->rc;
 }
 
+int jr_shm_pwrite(int fd, const void *p, size_t n, uint64_t off)
+{
+    const uint8_t *b = p;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pwrite(fd, b + done, n - done, (off_t)(off + done));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno; /* ENOSPC becomes JR_ENOSPC */
+        if (k == 0)
+            return JR_ENOSPC; /* no progress and no error: do not spin */
+        done += (size_t)k;
+    }
+    return 0;
+}
+
 static void writer_flush(jr_shm_writer *w)
 {
-    size_t done = 0;
-    while (w->rc == 0 && done < w->len) {
-        ssize_t n =
-            pwrite(w->fd, w->buf + done, w->len - done, (off_t)(w->off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            w->rc = -errno; /* ENOSPC becomes JR_ENOSPC */
-        else if (n == 0)
-            w->rc = JR_ENOSPC; /* no progress and no error: do not spin */
-        else
-            done += (size_t)n;
-    }
+    if (w->rc == 0)
+        w->rc = jr_shm_pwrite(w->fd, w->buf, w->len, w->off);
     w->off += w->len;
     w->len = 0;
 }
@@ -194,6 +200,11 @@ uint8_t *jr_shm_writer_room(jr_shm_writer *w, size_t n)
     uint8_t *p = w->buf + w->len;
     w->len += n;
     return p;
+}
+
+void jr_shm_writer_trim(jr_shm_writer *w, size_t n)
+{
+    w->len -= n < w->len ? n : w->len;
 }
 
 void jr_shm_writer_put(jr_shm_writer *w, const void *p, size_t n)

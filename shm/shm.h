@@ -85,8 +85,23 @@ int jr_shm_writer_init(jr_shm_writer *w, int fd, uint64_t off, size_t cap);
  * or when n is larger than the buffer (put() takes any length). */
 uint8_t *jr_shm_writer_room(jr_shm_writer *w, size_t n);
 
+/* The last room was n bytes longer than what was written in it: those
+ * bytes are not written out, and the next room starts on them.  For
+ * fields whose length is known once written. */
+void jr_shm_writer_trim(jr_shm_writer *w, size_t n);
+
 /* Append n bytes, of any length. */
 void jr_shm_writer_put(jr_shm_writer *w, const void *p, size_t n);
+
+/* The offset in the object of the next byte appended. */
+static inline uint64_t jr_shm_writer_at(const jr_shm_writer *w)
+{
+    return w->off + w->len;
+}
+
+/* Write n bytes at off of fd, whole, outside any writer (a header
+ * written last).  @return 0, JR_ENOSPC, -errno. */
+int jr_shm_pwrite(int fd, const void *p, size_t n, uint64_t off);
 
 /* Write what is left and free the buffer.  @return 0, the first error
  * (JR_ENOSPC, -errno, JR_ENOMEM from room()). */

@@ -14,6 +14,7 @@
 #include "ipc/ipc.h"
 #include "shm/shm.h"
 #include "tests/helpers.h"
+#include "worker/worker.h"
 
 /* Each test ends with jr_test_assert_clean(): Criterion 2.4 does not
  * count a failed assertion in .fini. */
@@ -48,6 +49,88 @@ static void fill_noise(uint8_t *p, size_t n)
         x ^= x << 17;
         p[i] = (uint8_t)(x >> 24);
     }
+}
+
+/*-************************************
+ *  Shuffle records
+ **************************************/
+static const uint32_t rec_klens[] = {0, 1, 254, 255, 256, 70000, UINT32_MAX};
+static const uint64_t rec_values[] = {0,
+                                      1,
+                                      127,
+                                      128,
+                                      16383,
+                                      16384,
+                                      (uint64_t)1 << 32,
+                                      ((uint64_t)1 << 63) - 1,
+                                      (uint64_t)1 << 63,
+                                      UINT64_MAX};
+
+/* A record header is 1 or 5 bytes of key length and 1 to 10 of value
+ * (7 bits each), and reads back as written, by the common case's code
+ * (len 2) and the other alike. */
+Test(rec, a_header_reads_back_as_written_at_every_boundary)
+{
+    for (size_t i = 0; i < sizeof rec_klens / sizeof *rec_klens; i++)
+        for (size_t j = 0; j < sizeof rec_values / sizeof *rec_values; j++) {
+            uint32_t klen = rec_klens[i];
+            uint64_t v = rec_values[j];
+            uint8_t p[JR_REC_HDR_MAX + 1];
+            memset(p, 0xaa, sizeof p);
+            size_t n = jr_rec_put_hdr(p, klen, v);
+            size_t bits = 1;
+            while (bits < 64 && v >> bits)
+                bits++;
+            size_t want = (klen < 255 ? 1 : 5) + (bits + 6) / 7;
+            cr_assert_eq(n, want, "klen %u, value %llu: %zu bytes", klen,
+                         (unsigned long long)v, n);
+            cr_assert_eq(p[n], 0xaa, "wrote past its length");
+            uint32_t k = 0;
+            uint64_t got = 0;
+            cr_assert_eq(jr_rec_get_hdr(p, n, &k, &got), n);
+            cr_assert_eq(k, klen);
+            cr_assert_eq(got, v);
+            /* Bytes after it (the key) change nothing. */
+            cr_assert_eq(jr_rec_get_hdr(p, sizeof p, &k, &got), n);
+            cr_assert_eq(got, v);
+        }
+}
+
+Test(rec, a_header_cut_short_anywhere_is_refused)
+{
+    for (size_t i = 0; i < sizeof rec_klens / sizeof *rec_klens; i++)
+        for (size_t j = 0; j < sizeof rec_values / sizeof *rec_values; j++) {
+            uint8_t p[JR_REC_HDR_MAX];
+            size_t n = jr_rec_put_hdr(p, rec_klens[i], rec_values[j]);
+            for (size_t cut = 0; cut < n; cut++) {
+                uint32_t k;
+                uint64_t v;
+                cr_assert_eq(jr_rec_get_hdr(p, cut, &k, &v), 0,
+                             "klen %u, value %llu, cut at %zu of %zu",
+                             rec_klens[i], (unsigned long long)rec_values[j],
+                             cut, n);
+            }
+        }
+}
+
+/* A value needs ten bytes at most, and the tenth holds one bit: more is a
+ * record no writer made, refused rather than wrapped round. */
+Test(rec, a_value_past_64_bits_is_refused)
+{
+    uint8_t p[16] = {3};
+    uint32_t k;
+    uint64_t v;
+    memset(p + 1, 0xff, 9);
+    p[10] = 0x01; /* UINT64_MAX: the largest there is */
+    cr_assert_eq(jr_rec_get_hdr(p, 11, &k, &v), 11);
+    cr_assert_eq(v, UINT64_MAX);
+    p[10] = 0x02; /* bit 64 */
+    cr_assert_eq(jr_rec_get_hdr(p, sizeof p, &k, &v), 0);
+    p[10] = 0x81; /* an eleventh byte would follow */
+    p[11] = 0x00;
+    cr_assert_eq(jr_rec_get_hdr(p, sizeof p, &k, &v), 0);
+    memset(p + 1, 0x80, 15); /* zeros, continued past the end */
+    cr_assert_eq(jr_rec_get_hdr(p, sizeof p, &k, &v), 0);
 }
 
 /*-************************************

@@ -428,6 +428,45 @@ Test(shm, a_writer_returns_enospc_from_a_full_device)
     close(fd);
 }
 
+/* A room may be asked for longer than what goes in it (a header whose
+ * length is known once written): trimmed, the rest is not written, the
+ * next byte lands right after, and the writer says where that is.  A
+ * header written last goes in by jr_shm_pwrite(). */
+Test(shm, a_trimmed_room_writes_only_what_was_kept)
+{
+    char name[JR_SHM_NAME_MAX];
+    my_name(name, sizeof name, 0);
+    jr_seg seg;
+    int fd = -1;
+    cr_assert_eq(jr_shm_create_sparse(&seg, name, 1 << 16, &fd), 0);
+    jr_shm_writer w;
+    cr_assert_eq(jr_shm_writer_init(&w, fd, 8, 4096), 0);
+    uint8_t want[1 << 15] = {0};
+    size_t n = 0;
+    for (size_t k = 0; n + 40 < sizeof want; k++) {
+        cr_assert_eq(jr_shm_writer_at(&w), 8 + n);
+        uint8_t *p = jr_shm_writer_room(&w, 20);
+        cr_assert_not_null(p);
+        size_t keep = k % 21; /* 0 to all 20 */
+        memset(p, 0xee, 20);
+        for (size_t i = 0; i < keep; i++)
+            p[i] = want[n + i] = (uint8_t)(1 + (k + i) % 251);
+        jr_shm_writer_trim(&w, 20 - keep);
+        n += keep;
+    }
+    cr_assert_eq(jr_shm_writer_at(&w), 8 + n);
+    cr_assert_eq(jr_shm_writer_fini(&w), 0);
+    cr_assert_eq(jr_shm_pwrite(fd, "headhead", 8, 0), 0);
+    close(fd);
+    const uint8_t *got = seg.base;
+    cr_assert_eq(memcmp(got, "headhead", 8), 0);
+    cr_assert_eq(memcmp(got + 8, want, n), 0);
+    cr_assert_eq(got[8 + n], 0, "a trimmed byte was written");
+    jr_shm_unlink(&seg);
+    jr_shm_unmap(&seg);
+    jr_test_assert_clean();
+}
+
 /*-************************************
  *  Sweep
  **************************************/

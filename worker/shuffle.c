@@ -11,6 +11,7 @@
  * untrusted: every offset and length is checked against the segment's
  * size, and the order of the records too.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,30 +31,70 @@ _Static_assert(PADDED_KEY <= JR_SHM_WRITER_SLACK &&
 /* Append a record to w: built in its buffer where it fits, else (a huge
  * key) written as it is.  padded: PADDED_KEY bytes can be read at key.
  * Most keys are short: a memcpy of their variable length was a call per
- * record, in the flush and in the run's writing alike. */
-static void write_rec(jr_shm_writer *w, const void *key, size_t klen,
-                      uint64_t v, int padded)
+ * record, in the flush and in the run's writing alike.  @return the
+ * record's length. */
+static size_t write_rec(jr_shm_writer *w, const void *key, size_t klen,
+                        uint64_t v, int padded)
 {
-    uint8_t *p = jr_shm_writer_room(w, JR_REC_HDR + klen);
+    uint8_t *p = jr_shm_writer_room(w, JR_REC_HDR_MAX + klen);
     if (p) {
-        jr_put_u32(p, (uint32_t)klen);
-        jr_put_u64(p + 4, v);
+        size_t h = jr_rec_put_hdr(p, klen, v);
         if (padded && klen <= PADDED_KEY)
-            memcpy(p + JR_REC_HDR, key, PADDED_KEY);
+            memcpy(p + h, key, PADDED_KEY);
         else
-            memcpy(p + JR_REC_HDR, key, klen);
-        return;
+            memcpy(p + h, key, klen);
+        jr_shm_writer_trim(w, JR_REC_HDR_MAX - h);
+        return h + klen;
     }
-    uint8_t hdr[JR_REC_HDR];
-    jr_put_u32(hdr, (uint32_t)klen);
-    jr_put_u64(hdr + 4, v);
-    jr_shm_writer_put(w, hdr, JR_REC_HDR);
+    uint8_t hdr[JR_REC_HDR_MAX];
+    size_t h = jr_rec_put_hdr(hdr, klen, v);
+    jr_shm_writer_put(w, hdr, h);
     jr_shm_writer_put(w, key, klen);
+    return h + klen;
 }
 
-/* Bytes of writer buffer a flush spends in all (each partition's at most
- * JR_SHM_WRITER_MAX): more partitions, smaller buffers. */
-#define FLUSH_BUFFERS ((size_t)4 << 20)
+size_t jr_rec_get_hdr_slow(const uint8_t *p, size_t len, uint32_t *klen,
+                           uint64_t *v)
+{
+    if (len < 1)
+        return 0;
+    size_t n = 1;
+    *klen = p[0];
+    if (p[0] == JR_REC_LONG) {
+        if (len < 5)
+            return 0;
+        *klen = jr_get_u32(p + 1);
+        n = 5;
+    }
+    uint64_t x = 0;
+    for (unsigned shift = 0; n < len; shift += 7) {
+        uint8_t b = p[n++];
+        if (shift == 63 && b > 1) /* past 64 bits */
+            return 0;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = x;
+            return n;
+        }
+        if (shift == 63)
+            return 0;
+    }
+    return 0; /* cut short */
+}
+
+/* Close partitions [*p, to) of the map output whose header is head: each
+ * must hold the records the table counted, want[] (n of them for *p, none
+ * for the rest), and the next one starts at `at`.  @return 0, JR_EPROTO. */
+static int close_parts(const size_t *want, uint8_t *head, uint32_t *p,
+                       uint32_t to, size_t *n, uint64_t at)
+{
+    for (; *p < to; ++*p, *n = 0) {
+        if (*n != want[*p])
+            return JR_EPROTO;
+        jr_put_u64(head + 8 + 8 * ((size_t)*p + 1), at);
+    }
+    return 0;
+}
 
 int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
                      uint32_t nparts, uint32_t *idx)
@@ -64,16 +105,15 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     if (rc < 0 || jr_table_count(t) == 0)
         return rc;
 
-    size_t hdr = 8 + 8 * ((size_t)nparts + 1) + 8 * (size_t)nparts;
-    uint64_t *left = calloc(nparts, sizeof *left);
+    size_t hdr = 16 + 16 * (size_t)nparts;
     uint8_t *head = malloc(hdr);
-    jr_shm_writer *w = calloc(nparts, sizeof *w);
-    uint32_t nw = 0;
+    size_t *want = calloc(nparts, sizeof *want); /* the walk clears the
+                                                    table's counts */
+    jr_shm_writer w = {.rc = JR_ENOMEM};
     int fd = -1;
     rc = JR_ENOMEM;
-    if (!left || !head || !w)
+    if (!head || !want)
         goto out;
-
     /* The table counted its keys per partition as they came. */
     if (jr_table_nparts(t) != nparts) {
         rc = JR_EPROTO;
@@ -81,45 +121,39 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     }
     jr_put_u32(head, JR_MAPOUT_MAGIC);
     jr_put_u32(head + 4, nparts);
-    uint64_t off = hdr;
+    jr_put_u64(head + 8, hdr);
     uint8_t *counts = head + 8 + 8 * ((size_t)nparts + 1);
-    for (uint32_t p = 0; p <= nparts; p++) {
-        jr_put_u64(head + 8 + 8 * (size_t)p, off);
-        if (p < nparts) {
-            size_t keys, key_bytes;
-            jr_table_part(t, p, &keys, &key_bytes);
-            /* corrupt@count (task: the partition): one record more said
-             * than written. */
-            jr_put_u64(counts + 8 * (size_t)p,
-                       keys + (JR_FAULT_MATCH("corrupt", "count", p, 0) != 0));
-            left[p] = (uint64_t)keys * JR_REC_HDR + key_bytes;
-            off += left[p];
-        }
+    for (uint32_t p = 0; p < nparts; p++) {
+        size_t key_bytes;
+        jr_table_part(t, p, &want[p], &key_bytes);
+        /* corrupt@count (task: the partition): one record more said
+         * than written. */
+        jr_put_u64(counts + 8 * (size_t)p,
+                   want[p] + (JR_FAULT_MATCH("corrupt", "count", p, 0) != 0));
     }
 
-    /* Sparse, and written through its descriptor as the partitions fill
-     * (tmpfs allocates the pages then), while the table gives its slots
-     * back behind the walk: the table and its copy in shared memory (tens
-     * of MB each for a large vocabulary) never exist whole at once. */
-    jr_seg seg = {0};
-    /* PADDED_KEY bytes after the last record: the reducers read short
+    /* Sparse, sized for the longest headers and cut to what was written;
+     * written through its descriptor front to back (tmpfs allocates the
+     * pages then), while the table gives its slots back behind the walk:
+     * the table and its copy in shared memory (tens of MB each for a
+     * large vocabulary) never exist whole at once.  The walk is in tag
+     * order, and so partition by partition (jr_part_of keeps it).
+     * PADDED_KEY bytes after the last record: the reducers read short
      * keys whole, by two words. */
-    rc = off > SIZE_MAX - PADDED_KEY
+    size_t keys = jr_table_count(t), key_bytes = jr_table_key_bytes(t);
+    jr_seg seg = {0};
+    rc = keys > (SIZE_MAX - hdr - PADDED_KEY - key_bytes) / JR_REC_HDR_MAX
              ? JR_ENOMEM
-             : jr_ctl_seg_create_sparse(ctl, slot, (size_t)off + PADDED_KEY,
+             : jr_ctl_seg_create_sparse(ctl, slot,
+                                        hdr + keys * JR_REC_HDR_MAX +
+                                            key_bytes + PADDED_KEY,
                                         &seg, idx, &fd);
     if (rc < 0)
         goto out;
     jr_shm_unmap(&seg); /* written through fd, read by the reducers */
-    /* Partition 0's writer starts with the header, just before it. */
-    size_t buf = FLUSH_BUFFERS / nparts;
-    off = 0;
-    for (; nw < nparts && rc == 0; nw++) {
-        rc = jr_shm_writer_init(&w[nw], fd, off, buf);
-        off += (nw == 0 ? hdr : 0) + left[nw];
-    }
-    jr_shm_writer_put(&w[0], head, hdr);
-    rc = rc ? rc : w[0].rc;
+    rc = jr_shm_writer_init(&w, fd, hdr, JR_SHM_WRITER_MAX);
+    uint32_t part = 0; /* the partition being written */
+    size_t n = 0;      /* its records so far */
     size_t cur = 0;
     const void *key;
     size_t klen;
@@ -137,12 +171,21 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
 #endif
     while (rc == 0 && jr_table_take(t, &cur, &key, &klen, &v, &hash)) {
         uint32_t p = jr_part_of(hash, nparts);
-        /* Counted to the byte, but a miscount must not write past it. */
-        if (left[p] < JR_REC_HDR + klen) {
+#ifdef JR_FAULT
+        if (p != part && held_len != SIZE_MAX && part == bad) {
+            /* bad held its only record */
+            write_rec(&w, held, held_len, held_v, 1);
+            bad = nparts;
+        }
+#endif
+        if (p < part) { /* the walk is in tag order: a table's bug */
             rc = JR_EPROTO;
             break;
         }
-        left[p] -= JR_REC_HDR + klen;
+        rc = close_parts(want, head, &part, p, &n, jr_shm_writer_at(&w));
+        if (rc < 0)
+            break;
+        n++;
 #ifdef JR_FAULT
         if (p == bad && held_len == SIZE_MAX && klen <= sizeof held) {
             memcpy(held, key, klen);
@@ -151,24 +194,28 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
             continue;
         }
 #endif
-        write_rec(&w[p], key, klen, v, klen <= JR_TABLE_INLINE);
+        write_rec(&w, key, klen, v, klen <= JR_TABLE_INLINE);
 #ifdef JR_FAULT
         if (p == bad && held_len != SIZE_MAX) {
-            write_rec(&w[p], held, held_len, held_v, 1);
+            write_rec(&w, held, held_len, held_v, 1);
             bad = nparts;
         }
 #endif
-        rc = w[p].rc;
+        rc = w.rc;
     }
 #ifdef JR_FAULT
-    if (bad < nparts && held_len != SIZE_MAX) /* it had one record */
-        write_rec(&w[bad], held, held_len, held_v, 1);
+    if (rc == 0 && bad == part && held_len != SIZE_MAX)
+        write_rec(&w, held, held_len, held_v, 1);
 #endif
-    for (uint32_t p = 0; p < nw; p++) {
-        int r = jr_shm_writer_fini(&w[p]);
-        rc = rc ? rc : r;
-    }
-    nw = 0;
+    uint64_t end = jr_shm_writer_at(&w);
+    if (rc == 0)
+        rc = close_parts(want, head, &part, nparts, &n, end);
+    int r = jr_shm_writer_fini(&w);
+    rc = rc ? rc : r;
+    if (rc == 0)
+        rc = jr_shm_pwrite(fd, head, hdr, 0);
+    if (rc == 0 && ftruncate(fd, (off_t)(end + PADDED_KEY)) < 0)
+        rc = -errno;
     if (rc < 0) {
         /* Half taken: the table is lost, and so is the run (a failed
          * flush ends it, see run.c). */
@@ -177,13 +224,11 @@ int jr_shuffle_flush(struct jr_map_ctx *ctx, jr_ctl *ctl, unsigned slot,
     }
     rc = jr_ctl_seg_ready(ctl, *idx);
 out:
-    for (uint32_t p = 0; p < nw; p++)
-        (void)jr_shm_writer_fini(&w[p]);
+    (void)jr_shm_writer_fini(&w);
     if (fd >= 0)
         close(fd);
-    free(left);
     free(head);
-    free(w);
+    free(want);
     return rc;
 }
 
@@ -226,16 +271,15 @@ static int stream_next(stream *s)
 {
     if (s->r.len == 0)
         return s->left == 0 ? 0 : JR_EPROTO;
-    if (s->r.len < JR_REC_HDR || s->left == 0)
+    uint32_t klen;
+    uint64_t v, tag;
+    size_t h = jr_rec_get_hdr(s->r.p, s->r.len, &klen, &v);
+    if (h == 0 || s->r.len - h < klen || s->left == 0)
         return JR_EPROTO;
     s->left--;
-    uint32_t klen = jr_get_u32(s->r.p);
-    if (s->r.len - JR_REC_HDR < klen)
-        return JR_EPROTO;
-    uint64_t v = jr_get_u64(s->r.p + 4), tag;
-    const uint8_t *key = s->r.p + JR_REC_HDR;
-    s->r.p += JR_REC_HDR + klen;
-    s->r.len -= JR_REC_HDR + klen;
+    const uint8_t *key = s->r.p + h;
+    s->r.p += h + klen;
+    s->r.len -= h + klen;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (klen <= PADDED_KEY && key <= s->padded) {
         /* Most keys: hash and prefixes from two masked loads, where a
@@ -363,7 +407,7 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
             rc = part_bytes(&maps[i], part, &s->r, &s->left);
         if (rc < 0 || (s->r.len == 0 && s->left == 0))
             continue;
-        if (s->left > s->r.len / JR_REC_HDR) { /* more than fit */
+        if (s->left > s->r.len / JR_REC_MIN) { /* more than fit */
             rc = JR_EPROTO;
             continue;
         }
@@ -391,35 +435,30 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
         goto out;
     jr_orec_sort(job, m.recs, m.n);
 
-    /* Sized to the byte, and written through its descriptor in order:
-     * tmpfs then allocates each page as it is written, where reserving and
-     * mapping the segment first cost more than the writing. */
-    uint64_t end = JR_RUN_HDR + (uint64_t)m.n * JR_REC_HDR + m.key_bytes;
+    /* Sized for the longest headers and cut to what was written; written
+     * through its descriptor in order, the header last: tmpfs then
+     * allocates each page as it is written, where reserving and mapping
+     * the segment first cost more than the writing. */
     size_t nindex = (m.n + JR_RUN_STRIDE - 1) / JR_RUN_STRIDE;
-    uint64_t bytes = end + 8 * (uint64_t)nindex;
+    uint64_t most = JR_RUN_HDR + (uint64_t)m.n * JR_REC_HDR_MAX + m.key_bytes +
+                    8 * (uint64_t)nindex;
     jr_seg run = {0};
     int fd = -1;
-    rc = bytes > SIZE_MAX ? JR_ENOMEM
-                          : jr_ctl_seg_create_sparse(ctl, slot, (size_t)bytes,
-                                                     &run, idx, &fd);
+    rc = most > SIZE_MAX ? JR_ENOMEM
+                         : jr_ctl_seg_create_sparse(ctl, slot, (size_t)most,
+                                                    &run, idx, &fd);
     if (rc < 0)
         goto out;
     jr_shm_unmap(&run); /* written through fd, read by the master */
     jr_shm_writer wr;
     uint8_t *index = malloc(nindex ? 8 * nindex : 1);
-    rc = index ? jr_shm_writer_init(&wr, fd, 0, JR_SHM_WRITER_MAX) : JR_ENOMEM;
+    rc = index ? jr_shm_writer_init(&wr, fd, JR_RUN_HDR, JR_SHM_WRITER_MAX)
+               : JR_ENOMEM;
     if (rc < 0) {
         free(index);
         close(fd);
         goto out;
     }
-    uint8_t hdr[JR_RUN_HDR] = {0};
-    jr_put_u32(hdr, JR_RUN_MAGIC);
-    jr_put_u32(hdr + 4, JR_RUN_STRIDE);
-    jr_put_u64(hdr + 8, m.n);
-    jr_put_u64(hdr + 16, end);
-    jr_put_u64(hdr + 24, end);
-    jr_shm_writer_put(&wr, hdr, JR_RUN_HDR);
     uint64_t at = JR_RUN_HDR;
     uint8_t key[PADDED_KEY] = {0}; /* a short key, from its record's prefixes */
     for (size_t i = 0; i < m.n; i++) {
@@ -432,11 +471,11 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
         const jr_orec *r = &m.recs[i];
         if (r->klen <= 12) {
             jr_orec_short_key(r, key);
-            write_rec(&wr, key, r->klen, r->v, 1);
+            at += write_rec(&wr, key, r->klen, r->v, 1);
         } else {
-            write_rec(&wr, r->key, r->klen, r->v, 0); /* read no further */
+            at +=
+                write_rec(&wr, r->key, r->klen, r->v, 0); /* read no further */
         }
-        at += JR_REC_HDR + r->klen;
     }
 #ifdef JR_FAULT
     if (JR_FAULT_MATCH("corrupt", "index", part, 0) && nindex > 1) {
@@ -450,9 +489,16 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
 #endif
     jr_shm_writer_put(&wr, index, 8 * nindex);
     rc = jr_shm_writer_fini(&wr);
-    if (rc == 0 &&
-        at != end) /* the header's count of bytes, kept by the merge */
-        rc = JR_EPROTO;
+    uint8_t hdr[JR_RUN_HDR] = {0};
+    jr_put_u32(hdr, JR_RUN_MAGIC);
+    jr_put_u32(hdr + 4, JR_RUN_STRIDE);
+    jr_put_u64(hdr + 8, m.n);
+    jr_put_u64(hdr + 16, at); /* the records' end */
+    jr_put_u64(hdr + 24, at); /* the index, right after them */
+    if (rc == 0)
+        rc = jr_shm_pwrite(fd, hdr, JR_RUN_HDR, 0);
+    if (rc == 0 && ftruncate(fd, (off_t)(at + 8 * (uint64_t)nindex)) < 0)
+        rc = -errno;
     free(index);
     close(fd);
     if (rc == 0)

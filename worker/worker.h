@@ -15,6 +15,7 @@
 #define JR_WORKER_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -154,12 +155,61 @@ enum jr_task_kind {
  * up to end, then at index (when stride is not 0) the u64 offsets of
  * records 0, stride, 2 x stride, ...: ceil(nrecords / stride) of them, so
  * that the master can find a place in a run without reading it through
- * (jr_result_split).  Record: u32 klen, u64 value, key bytes. */
+ * (jr_result_split).  Both are written front to back but for their
+ * headers, which are written last.
+ *
+ * Record: the key's length in one byte, or JR_REC_LONG and a u32 from 255
+ * bytes on; the value as a LEB128 varint (seven bits a byte, low ones
+ * first, the high bit set on every byte but the last: one byte below 128,
+ * ten at most); the key's bytes.  A word and its count take two bytes of
+ * header where a u32 and a u64 took twelve, more than the word itself:
+ * the flush, the reduce and the master's merge each moved more header
+ * than key. */
 #define JR_MAPOUT_MAGIC 0x4a524d4fu /* "JRMO" */
 #define JR_RUN_MAGIC 0x4a525255u    /* "JRRU" */
 #define JR_RUN_HDR 32
 #define JR_RUN_STRIDE 256
-#define JR_REC_HDR 12
+#define JR_REC_LONG 255u
+#define JR_REC_MIN 2      /* an empty key, a value below 128 */
+#define JR_REC_HDR_MAX 15 /* 1 + 4 + 10 */
+
+/* Write the header of a record (key of klen bytes, value v) at p, which
+ * has JR_REC_HDR_MAX bytes of room.  @return its length. */
+static inline size_t jr_rec_put_hdr(uint8_t *p, size_t klen, uint64_t v)
+{
+    size_t n = 1;
+    if (klen < JR_REC_LONG) {
+        p[0] = (uint8_t)klen;
+    } else {
+        p[0] = JR_REC_LONG;
+        jr_put_u32(p + 1, (uint32_t)klen);
+        n = 5;
+    }
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* jr_rec_get_hdr() past its common case. */
+size_t jr_rec_get_hdr_slow(const uint8_t *p, size_t len, uint32_t *klen,
+                           uint64_t *v);
+
+/* Read the header of the record at p, with len bytes there: *klen and
+ * *v.  @return its length, or 0 when it is cut short or its value takes
+ * more than 64 bits (the key's bytes are the caller's to check). */
+static inline size_t jr_rec_get_hdr(const uint8_t *p, size_t len,
+                                    uint32_t *klen, uint64_t *v)
+{
+    if (len >= 2 && p[0] < JR_REC_LONG && p[1] < 0x80) { /* most records */
+        *klen = p[0];
+        *v = p[1];
+        return 2;
+    }
+    return jr_rec_get_hdr_slow(p, len, klen, v);
+}
 
 /*-************************************
  *  Map context (worker side of jr_map_ctx)
