@@ -19,6 +19,7 @@
 typedef struct run {
     const uint8_t *base;
     uint64_t end;            /* records lie in [JR_RUN_HDR, end) */
+    const uint8_t *padded;   /* a key from here on may end the mapping */
     const uint8_t *index;    /* nindex u64 offsets, one per stride records */
     uint64_t nindex, stride; /* 0 and 0 when the run has no index */
 } run;
@@ -47,6 +48,7 @@ typedef struct cursor {
 
 struct jr_result {
     const jr_job *job;
+    int by_value; /* job's order is JR_ORDER_VALUE_DESC */
     runs *rs;
     cursor *cur;
     size_t *heap; /* indices into cur, a binary min-heap */
@@ -63,17 +65,28 @@ static int load(cursor *c)
     size_t h = jr_rec_get_hdr(c->rd.p, c->rd.len, &klen, &v);
     if (h == 0 || c->rd.len - h < klen)
         return JR_EPROTO;
+    const uint8_t *key = c->rd.p + h;
     c->at = c->rd.p;
-    c->rec = jr_orec_of(v, c->rd.p + h, klen);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (klen <= 16 && key <= c->run->padded) { /* nearly every word */
+        uint64_t k0, k1;
+        jr_key_words(key, klen, &k0, &k1);
+        c->rec = jr_orec_of_words(v, key, klen, k0, k1);
+    } else
+#endif
+        c->rec = jr_orec_of(v, key, klen);
     c->rd.p += h + (size_t)klen;
     c->rd.len -= h + (size_t)klen;
     c->no++;
     return 1;
 }
 
-static int before(const jr_result *r, size_t a, size_t b)
+static inline int before(const jr_result *r, size_t a, size_t b)
 {
-    return jr_orec_cmp(r->job, &r->cur[a].rec, &r->cur[b].rec) < 0;
+    const jr_orec *x = &r->cur[a].rec, *y = &r->cur[b].rec;
+    if (r->by_value) /* wordcount's order, compared inline */
+        return jr_orec_value_desc_cmp(x, y) < 0;
+    return jr_orec_cmp(r->job, x, y) < 0;
 }
 
 static void sift_down(jr_result *r, size_t i)
@@ -142,6 +155,7 @@ static jr_result *result_new(const jr_job *job, runs *rs, size_t n)
     if (!r)
         return NULL;
     r->job = job;
+    r->by_value = job && job->order == JR_ORDER_VALUE_DESC;
     r->cur = lines_alloc((n ? n : 1) * sizeof *r->cur);
     r->heap = lines_alloc((n ? n : 1) * sizeof *r->heap);
     if (!r->cur || !r->heap) {
@@ -178,7 +192,7 @@ static int64_t run_open(run *u, const jr_seg *s)
     if (end > s->len || end < JR_RUN_HDR ||
         nrec > (end - JR_RUN_HDR) / JR_REC_MIN)
         return JR_EPROTO;
-    *u = (run){.base = b, .end = end};
+    *u = (run){.base = b, .end = end, .padded = b + s->len - 16};
     if (stride) {
         uint64_t n = nrec / stride + (nrec % stride != 0);
         if (at < end || at > s->len || (s->len - at) / 8 < n)

@@ -88,6 +88,22 @@ static inline jr_orec jr_orec_of_words(uint64_t v, const uint8_t *key,
 }
 #endif
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The words jr_orec_of_words() takes, for a key of klen <= 16 bytes with
+ * 16 readable at key: two loads and two masks, where jr_orec_of() reads a
+ * short key's bytes one at a time. */
+static inline void jr_key_words(const uint8_t *key, size_t klen, uint64_t *k0,
+                                uint64_t *k1)
+{
+    uint64_t a, b;
+    memcpy(&a, key, 8);
+    memcpy(&b, key + 8, 8);
+    size_t n0 = klen < 8 ? klen : 8, n1 = klen - n0;
+    *k0 = n0 == 8 ? a : a & ((UINT64_C(1) << (8 * n0)) - 1);
+    *k1 = n1 == 8 ? b : b & ((UINT64_C(1) << (8 * n1)) - 1);
+}
+#endif
+
 /* The bytes of a key of 12 bytes or fewer, from its prefixes alone (the
  * key itself may lie in memory not worth touching again): r->klen of
  * them, at out. */
