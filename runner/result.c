@@ -19,7 +19,7 @@
 typedef struct run {
     const uint8_t *base;
     uint64_t end;            /* records lie in [JR_RUN_HDR, end) */
-    const uint8_t *padded;   /* a key from here on may end the mapping */
+    const uint8_t *padded;   /* keys up to here have 16 bytes readable */
     const uint8_t *index;    /* nindex u64 offsets, one per stride records */
     uint64_t nindex, stride; /* 0 and 0 when the run has no index */
 } run;
