@@ -469,13 +469,12 @@ int jr_shuffle_reduce(const jr_job *job, jr_ctl *ctl, unsigned slot,
         if (i % JR_RUN_STRIDE == 0)
             jr_put_u64(index + 8 * (i / JR_RUN_STRIDE), at);
         const jr_orec *r = &m.recs[i];
+        const uint8_t *bytes = r->key; /* a long one: read no further */
         if (r->klen <= 12) {
             jr_orec_short_key(r, key);
-            at += write_rec(&wr, key, r->klen, r->v, 1);
-        } else {
-            at +=
-                write_rec(&wr, r->key, r->klen, r->v, 0); /* read no further */
+            bytes = key;
         }
+        at += write_rec(&wr, bytes, r->klen, r->v, r->klen <= 12);
     }
 #ifdef JR_FAULT
     if (JR_FAULT_MATCH("corrupt", "index", part, 0) && nindex > 1) {
