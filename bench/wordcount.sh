@@ -24,6 +24,7 @@ set -euo pipefail
 
 build=$(build_dir "${1:-}")
 jobrun=$(need_bin "$build" jobrun)
+bench_mem=$(need_bin "$build" bench_mem)
 corpus=$(corpus_dir "${2:-}")
 read -r bytes nfiles < <("$PY" "$bench_dir/corpus.py" size "$corpus")
 (( bytes > 0 )) || die "$corpus holds no files"
@@ -47,6 +48,10 @@ cmp -s "$tmp/j1" "$tmp/j2" || die "jobrun -j 1 and -j 2 outputs differ (kept not
 echo "check: -j 1 and -j 2 outputs identical, $(wc -l <"$tmp/j1") distinct words; top 3: $(head -n 3 "$tmp/j1" | tr '\t\n' ' ;')"
 echo
 
+# The memory's speed now (bench_mem.c): on a shared host it varies more
+# than the CPUs' and jobrun's times follow it.
+mem_before=$("$bench_mem")
+
 # In rounds, each round running every command once (timeit.py), so that
 # the ratios compare runs made under the same load; the checks above have
 # warmed the page cache for all of them.
@@ -58,6 +63,9 @@ mapfile -t t < <(medians --warmup 0 -- "${wc_cmd[@]}" \
     ::: "$PY" "$bench_dir/wordcount_seeds.py" --procs 2 "$corpus")
 (( ${#t[@]} == 4 )) || die "timing failed"
 t_wc=${t[0]} t_j1=${t[1]} t_j2=${t[2]} t_py=${t[3]}
+mem_after=$("$bench_mem")
+echo "host memory (bench_mem, 64 MiB): $mem_before before the timings, $mem_after after"
+echo
 
 row() {
     awk -v c="$1" -v t="$2" -v b="$bytes" \
