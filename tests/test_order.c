@@ -186,6 +186,28 @@ Test(order, prefixes_from_words_equal_those_from_bytes)
                       "length %u", klen);
         }
 }
+
+/* jr_key_words() reads 16 bytes whatever the key's length (the master's
+ * merge, on runs): the bytes after the key must not reach the words. */
+Test(order, key_words_ignore_the_bytes_after_the_key)
+{
+    srand(11);
+    for (int round = 0; round < 200; round++)
+        for (uint32_t klen = 0; klen <= 16; klen++) {
+            uint8_t bytes[16], key[16] = {0};
+            for (int j = 0; j < 16; j++)
+                bytes[j] = (uint8_t)(rand() | 1); /* never 0 */
+            memcpy(key, bytes, klen);
+            uint64_t k0, k1, w0, w1;
+            jr_key_words(bytes, klen, &k0, &k1);
+            memcpy(&w0, key, 8);
+            memcpy(&w1, key + 8, 8);
+            cr_assert(k0 == w0 && k1 == w1, "length %u", klen);
+            jr_orec a = jr_orec_of(5, key, klen);
+            jr_orec b = jr_orec_of_words(5, bytes, klen, k0, k1);
+            cr_assert(a.pfx == b.pfx && a.pfx2 == b.pfx2, "length %u", klen);
+        }
+}
 #endif
 
 Test(order, sort_equals_qsort_for_every_order)
