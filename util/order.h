@@ -86,9 +86,7 @@ static inline jr_orec jr_orec_of_words(uint64_t v, const uint8_t *key,
     return (jr_orec){v, __builtin_bswap64(k0), key, klen,
                      __builtin_bswap32((uint32_t)k1)};
 }
-#endif
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* The words jr_orec_of_words() takes, for a key of klen <= 16 bytes with
  * 16 readable at key: two loads and two masks, where jr_orec_of() reads a
  * short key's bytes one at a time. */
