@@ -1071,7 +1071,7 @@ Test(table, grows_at_80_percent_full_late_in_a_large_input)
     cr_assert_eq(jr_table_expect(t, 500000), 0);
     cr_assert_eq(slots_after(t, 733999), big);
     cr_assert_eq(jr_table_foresee(t, 89, 100), 0);
-    cr_assert_eq(slots_after(t, 734000), big + big / 2, "89%: not late");
+    cr_assert_eq(slots_after(t, 734000), big + big / 2, "89%%: not late");
     jr_table_destroy(&t);
 
     cr_assert_eq(jr_table_new(&t, NULL), 0);
