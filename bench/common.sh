@@ -22,8 +22,7 @@ command -v "$PY" >/dev/null 2>&1 || die "$PY not found (set PYTHON)"
 build_dir() {
     local dir=${1:-$repo_dir/build}
     [[ -d $dir ]] || die "build directory $dir not found; build first:
-    cmake -S $repo_dir -B $dir -DCMAKE_BUILD_TYPE=Release
-    cmake --build $dir -j"
+    $repo_dir/scripts/pgo-build.sh $dir"
     (cd -- "$dir" && pwd)
 }
 
@@ -31,8 +30,7 @@ build_dir() {
 need_bin() {
     local bin=$1/$2
     [[ -x $bin && -f $bin ]] || die "$bin is missing or not executable; build it first:
-    cmake -S $repo_dir -B $1 -DCMAKE_BUILD_TYPE=Release
-    cmake --build $1 -j"
+    $repo_dir/scripts/pgo-build.sh $1"
     printf '%s\n' "$bin"
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what jobrun needs to build and test (Debian packages), then
-# configure and build it in ./build.  Run as root, or with sudo available;
-# otherwise it prints the exact apt-get command to run.
+# configure and build it in ./build (the release build, see below).  Run
+# as root, or with sudo available; otherwise it prints the exact apt-get
+# command to run.
 #
 #   scripts/setup.sh [extra cmake options...]
 set -euo pipefail
@@ -29,5 +30,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-cmake --build build -j"$(nproc)"
+# The release build, with profile-guided optimization (scripts/pgo-build.sh:
+# two builds and a few seconds of training runs); JOBRUN_PGO=OFF in the
+# environment builds it plainly, once.
+if [[ ${JOBRUN_PGO:-ON} == OFF ]]; then
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBRUN_PGO=OFF "$@" >/dev/null
+    cmake --build build -j"$(nproc)"
+else
+    scripts/pgo-build.sh build "$@"
+fi

@@ -52,6 +52,27 @@ typedef struct worker {
 #endif
 } worker;
 
+#ifdef JR_PGO_GEN
+/* A training build (JOBRUN_PGO=GEN, see CMakeLists.txt) writes its
+ * profile in exit(), which a worker never reaches: it ends by _exit() or
+ * by the fork server's SIGTERM, while it waits for a message.  Both write
+ * the profile first (not async-signal-safe in general; the worker is idle
+ * then, and this is a build for training runs only). */
+void __gcov_dump(void);
+static void stop_worker(int status)
+{
+    __gcov_dump();
+    _exit(status);
+}
+static void on_term(int sig)
+{
+    (void)sig;
+    stop_worker(JR_WEXIT_OK);
+}
+#else
+#define stop_worker _exit
+#endif
+
 static void beat(worker *w)
 {
     atomic_store_explicit(&w->me->beat_ns, jr_now_ns(), memory_order_relaxed);
@@ -556,7 +577,7 @@ static void handle(worker *w, const jr_msg *m)
         jr_buf_fini(&b);
         break;
     case JR_MSG_STOP:
-        _exit(JR_WEXIT_OK);
+        stop_worker(JR_WEXIT_OK);
     default:
         _exit(JR_WEXIT_PROTO);
     }
@@ -575,7 +596,11 @@ void jr_worker_main(const jr_worker_args *args)
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+#ifdef JR_PGO_GEN
+    signal(SIGTERM, on_term);
+#else
     signal(SIGTERM, SIG_DFL);
+#endif
     /* Without the guard, pieces are read, not mapped: slower, as safe. */
     (void)jr_inmap_guard();
 
