@@ -30,6 +30,25 @@ cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
 train=$build/pgo-train
 
+# What the profile is made from: the sources of the library, the command
+# and the training, the compiler and these options.  The same again finds
+# the build up to date (a second setup.sh or demo.sh takes seconds, not
+# two builds); anything else starts over.  A file this misses would leave
+# the profile stale, which costs speed (GCC warns), never correctness.
+stamp=$( (
+    find CMakeLists.txt jobrun.pc.in cmake include ipc jobs runner shm util \
+        worker bench scripts/pgo-build.sh scripts/make-sample.sh -type f -print0 |
+        LC_ALL=C sort -z | xargs -0 sha256sum
+    "${CC:-cc}" --version 2>/dev/null | head -n 1
+    printf '%s\n' "$@"
+) | sha256sum | cut -d' ' -f1)
+if [[ -f $build/pgo/stamp && $(cat "$build/pgo/stamp") == "$stamp" ]] &&
+    grep -q '^JOBRUN_PGO_ACTIVE:INTERNAL=USE$' "$build/CMakeCache.txt" 2>/dev/null; then
+    cmake --build "$build" -j"$(nproc)"
+    echo "pgo-build: $build is up to date with its profile"
+    exit 0
+fi
+
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBRUN_PGO=GEN "$@" >/dev/null
 if ! grep -q '^JOBRUN_PGO_ACTIVE:INTERNAL=GEN$' "$build/CMakeCache.txt"; then
     echo "pgo-build: no profile-guided build with this compiler; building plainly" >&2
@@ -82,4 +101,5 @@ for name in "${names[@]}"; do
     cmp -s "$train/$name.gen" "$train/$name.use" ||
         { echo "pgo-build: $name: the optimized build's output differs from the instrumented one's" >&2; exit 1; }
 done
+printf '%s\n' "$stamp" >"$build/pgo/stamp"
 echo "pgo-build: $build built with the profile of ${#names[@]} training runs (outputs agree)"
