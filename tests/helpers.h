@@ -496,6 +496,18 @@ static inline char *jr_test_read_file(const char *path, size_t *len)
     return buf;
 }
 
+#ifdef JR_BUILD_DIR
+/* Whether this build compiled fault injection in (cmake -DJOBRUN_FAULT=ON),
+ * which the tests that inject faults need. */
+static inline int jr_test_faults_built(void)
+{
+    char *cache = jr_test_read_file(JR_BUILD_DIR "/CMakeCache.txt", NULL);
+    int on = cache && strstr(cache, "JOBRUN_FAULT:BOOL=ON") != NULL;
+    free(cache);
+    return on;
+}
+#endif
+
 /* Lines in a buffer (a last line without '\n' counts). */
 static inline int jr_test_count_lines(const char *s)
 {

@@ -1684,11 +1684,7 @@ Test(cli, factor_to_a_full_stdout_is_reported_with_exit_3, .timeout = T(20))
 /* Fault injection is compiled in (cmake -DJOBRUN_FAULT=ON)? */
 static void need_faults(void)
 {
-    size_t n;
-    char *cache = read_whole(JR_BUILD_DIR "/CMakeCache.txt", &n);
-    int on = cache && strstr(cache, "JOBRUN_FAULT:BOOL=ON");
-    free(cache);
-    if (!on)
+    if (!jr_test_faults_built())
         cr_skip_test("built without -DJOBRUN_FAULT=ON");
 }
 
