@@ -1681,16 +1681,9 @@ Test(cli, factor_to_a_full_stdout_is_reported_with_exit_3, .timeout = T(20))
 /*-************************************
  *  Failing tasks (JOBRUN_FAULT builds)
  **************************************/
-/* Fault injection is compiled in (cmake -DJOBRUN_FAULT=ON)? */
-static void need_faults(void)
-{
-    if (!jr_test_faults_built())
-        cr_skip_test("built without -DJOBRUN_FAULT=ON");
-}
-
 Test(cli, a_task_failing_every_attempt_exits_3_and_writes_no_output_file)
 {
-    need_faults();
+    jr_test_need_faults();
     write_str("in.txt", "a b a\n");
     setenv("JOBRUN_FAULT", "segv@map:task=0", 1);
     proc p = jobrun(ARGS("--max-attempts", "2", "wordcount", "-o",
@@ -1734,7 +1727,7 @@ static void write_many_words(void)
 Test(cli, a_run_index_out_of_order_is_not_used_and_the_output_is_unchanged,
      .timeout = T(60))
 {
-    need_faults();
+    jr_test_need_faults();
     write_many_words();
     proc base = jobrun(ARGS("-j", "1", "wordcount", "words.txt"));
     cr_assert_eq(base.code, 0, "%s", base.err);
@@ -1758,7 +1751,7 @@ Test(cli, a_run_index_out_of_order_is_not_used_and_the_output_is_unchanged,
 Test(cli, a_map_output_out_of_order_or_miscounted_fails_the_run,
      .timeout = T(60))
 {
-    need_faults();
+    jr_test_need_faults();
     write_many_words();
     static const char *const rules[] = {"corrupt@order:task=1",
                                         "corrupt@count:task=1"};
@@ -1779,7 +1772,7 @@ Test(cli, a_map_output_out_of_order_or_miscounted_fails_the_run,
 Test(cli, a_task_that_fails_once_is_retried_and_the_output_is_unchanged,
      .timeout = T(60))
 {
-    need_faults();
+    jr_test_need_faults();
     size_t len;
     char *text = multilingual(&len);
     write_file("ml.txt", text, len);
@@ -1825,7 +1818,7 @@ Test(cli, a_task_that_fails_once_is_retried_and_the_output_is_unchanged,
 Test(cli, workers_that_cannot_start_fail_the_job_with_exit_3,
      .timeout = T(20))
 {
-    need_faults();
+    jr_test_need_faults();
     write_str("in.txt", "alpha");
     setenv("JOBRUN_FAULT", "segv@start", 1);
     proc p = jobrun(ARGS("-j", "2", "wordcount", "-o", "out.tsv",
@@ -1869,7 +1862,7 @@ Test(cli, more_workers_than_the_fd_limit_holds_is_a_clear_error,
 
 Test(cli, a_task_over_its_timeout_fails_the_job, .timeout = T(20))
 {
-    need_faults();
+    jr_test_need_faults();
     setenv("JOBRUN_FAULT", "spin@map", 1);
     proc p = jobrun(ARGS("--max-attempts", "2", "--task-timeout", "0.3",
                          "factor", "12"));

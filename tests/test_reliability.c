@@ -253,21 +253,12 @@ typedef struct run {
 
 #define MAXARGS 40
 
-/* Skip a test that injects faults where this build cannot: called first
- * by a test that injects them in a child of its own (a skip is the test
- * process's to make).  Another jobrun (JR_CLI) brings its own faults. */
-static void need_faults(void)
-{
-    if (!getenv("JR_CLI") && !jr_test_faults_built())
-        cr_skip_test("built without -DJOBRUN_FAULT=ON");
-}
-
 static void run_startv(run *r, const char *fault, const char *exe,
                        const char *in, int umask_, int drop_dac,
                        const char *xdg_env, const char *const *args)
 {
     if (fault)
-        need_faults();
+        jr_test_need_faults();
     memset(r, 0, sizeof *r);
     unsigned k = g_nrun++;
     snprintf(r->out, sizeof r->out, "%s/out.%u", g_tmp, k);
@@ -1572,7 +1563,7 @@ REL_TEST(t11_a_live_master_in_another_pid_namespace_keeps_its_segments, 60)
 {
     if (access("/usr/bin/unshare", X_OK) != 0)
         cr_skip_test("no unshare(1)");
-    need_faults();
+    jr_test_need_faults();
     char corpus[256];
     path_in(corpus, sizeof corpus, "t11ns.txt");
     gen_unique(corpus, 200000);
