@@ -59,7 +59,7 @@ typedef struct worker {
  * the profile first (not async-signal-safe in general; the worker is idle
  * then, and this is a build for training runs only). */
 void __gcov_dump(void);
-static void stop_worker(int status)
+static _Noreturn void stop_worker(int status)
 {
     __gcov_dump();
     _exit(status);
