@@ -37,7 +37,7 @@ train=$build/pgo-train
 # the profile stale, which costs speed (GCC warns), never correctness.
 stamp=$( (
     find CMakeLists.txt jobrun.pc.in cmake include ipc jobs runner shm util \
-        worker bench scripts/pgo-build.sh scripts/make-sample.sh \
+        worker bench/gen_numbers.py scripts/pgo-build.sh scripts/make-sample.sh \
         -type f ! -name '*.md' -print0 |
         LC_ALL=C sort -z | xargs -0 sha256sum
     "${CC:-cc}" --version 2>/dev/null | head -n 1
