@@ -14,6 +14,7 @@
 
 #include "runner/runner.h"
 #include "util/order.h"
+#include "util/pad16.h"
 
 /* One reducer's run, as mapped. */
 typedef struct run {
@@ -70,7 +71,7 @@ static int load(cursor *c)
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (klen <= 16 && key <= c->run->padded) { /* nearly every word */
         uint64_t k0, k1;
-        jr_key_words(key, klen, &k0, &k1);
+        jr_load16_padded(key, klen, &k0, &k1);
         c->rec = jr_orec_of_words(v, key, klen, k0, k1);
     } else
 #endif

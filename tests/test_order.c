@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/order.h"
+#include "util/pad16.h"
 
 /* The definitions, written out: memcmp order with a proper prefix first,
  * and value descending before it. */
@@ -187,9 +188,10 @@ Test(order, prefixes_from_words_equal_those_from_bytes)
         }
 }
 
-/* jr_key_words() reads 16 bytes whatever the key's length (the master's
- * merge, on runs): the bytes after the key must not reach the words. */
-Test(order, key_words_ignore_the_bytes_after_the_key)
+/* jr_load16_padded() reads 16 bytes whatever the key's length (the
+ * tokenizer, the table's front, the master's merge): the bytes after the
+ * key must not reach the words. */
+Test(order, padded_words_ignore_the_bytes_after_the_key)
 {
     srand(11);
     for (int round = 0; round < 200; round++)
@@ -199,7 +201,7 @@ Test(order, key_words_ignore_the_bytes_after_the_key)
                 bytes[j] = (uint8_t)(rand() | 1); /* never 0 */
             memcpy(key, bytes, klen);
             uint64_t k0, k1, w0, w1;
-            jr_key_words(bytes, klen, &k0, &k1);
+            jr_load16_padded(bytes, klen, &k0, &k1);
             memcpy(&w0, key, 8);
             memcpy(&w1, key + 8, 8);
             cr_assert(k0 == w0 && k1 == w1, "length %u", klen);

@@ -78,8 +78,9 @@ static inline jr_orec jr_orec_of(uint64_t v, const uint8_t *key, uint32_t klen)
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* jr_orec_of() for a key whose first 16 bytes, zero-padded after klen,
- * are already two words in memory order (k0 then k1): two byte swaps
- * where the prefixes would read a short key a byte at a time. */
+ * are already two words in memory order, k0 then k1 (jr_load16_padded):
+ * two byte swaps where the prefixes would read a short key a byte at a
+ * time. */
 static inline jr_orec jr_orec_of_words(uint64_t v, const uint8_t *key,
                                        uint32_t klen, uint64_t k0, uint64_t k1)
 {
@@ -87,19 +88,6 @@ static inline jr_orec jr_orec_of_words(uint64_t v, const uint8_t *key,
                      __builtin_bswap32((uint32_t)k1)};
 }
 
-/* The words jr_orec_of_words() takes, for a key of klen <= 16 bytes with
- * 16 readable at key: two loads and two masks, where jr_orec_of() reads a
- * short key's bytes one at a time. */
-static inline void jr_key_words(const uint8_t *key, size_t klen, uint64_t *k0,
-                                uint64_t *k1)
-{
-    uint64_t a, b;
-    memcpy(&a, key, 8);
-    memcpy(&b, key + 8, 8);
-    size_t n0 = klen < 8 ? klen : 8, n1 = klen - n0;
-    *k0 = n0 == 8 ? a : a & ((UINT64_C(1) << (8 * n0)) - 1);
-    *k1 = n1 == 8 ? b : b & ((UINT64_C(1) << (8 * n1)) - 1);
-}
 #endif
 
 /* The bytes of a key of 12 bytes or fewer, from its prefixes alone (the

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/pad16.h"
 #include "util/util.h"
 #include "worker/table.h"
 
@@ -275,42 +276,6 @@ static inline void pack16(const uint8_t *p, size_t len, uint64_t *k0,
     }
 }
 
-/* The mask of the first n bytes of a word read by rd64(), n <= 16 (all
- * eight from 8 on).  A table: computed as n >= 8 ? ~0 : ..., the mask
- * compiled to a branch on the word's length that mispredicted (the
- * scanner alone took 0.130 s for 100 MB of the bench corpus, 0.104 with
- * the table; by two shifts, 0.114).  jobs/wordcount/scan.c has the same table:
- * the two share no header. */
-/* clang-format off */
-static const uint64_t first_bytes_of[17] = {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    0, 0xff00000000000000ull, 0xffff000000000000ull, 0xffffff0000000000ull,
-    0xffffffff00000000ull, 0xffffffffff000000ull, 0xffffffffffff0000ull,
-    0xffffffffffffff00ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull,
-    ~0ull, ~0ull,
-#else
-    0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffffull, 0xffffffffffffull,
-    0xffffffffffffffull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull,
-    ~0ull,
-#endif
-};
-/* clang-format on */
-
-static inline uint64_t first_bytes(size_t n)
-{
-    return first_bytes_of[n];
-}
-
-/* pack16() for a key with 16 bytes readable: two loads, two masks and no
- * branch on the length, whose mispredictions cost more than the rest of
- * a front hit. */
-static inline void pack16_padded(const uint8_t *p, size_t len, uint64_t *k0,
-                                 uint64_t *k1)
-{
-    *k0 = rd64(p) & first_bytes(len);
-    *k1 = rd64(p + 8) & first_bytes(len < 8 ? 0 : len - 8);
-}
-
 uint64_t jr_hash(const void *key, size_t len)
 {
     if (len <= INLINE_MAX) {
@@ -323,7 +288,7 @@ uint64_t jr_hash(const void *key, size_t len)
 
 uint64_t jr_hash_padded(const void *key, size_t len, uint64_t *k0, uint64_t *k1)
 {
-    pack16_padded(key, len, k0, k1);
+    jr_load16_padded(key, len, k0, k1);
     return hash_inline(*k0, *k1, len);
 }
 
@@ -736,7 +701,7 @@ int jr_table_add_soon_padded(jr_table *t, const void *key, size_t klen,
     if (klen > INLINE_MAX)
         return add_soon_long(t, key, klen, v);
     uint64_t k0, k1;
-    pack16_padded(key, klen, &k0, &k1);
+    jr_load16_padded(key, klen, &k0, &k1);
     return front_add(t, k0, k1, klen, v);
 }
 
@@ -768,7 +733,7 @@ int jr_table_add_short(jr_table *t, const uint8_t (*keys)[JR_TABLE_INLINE],
             return JR_EKEYLEN;
         for (size_t j = 0; j < m; j++) {
             uint64_t k0, k1;
-            pack16_padded(keys[j], lens[j], &k0, &k1);
+            jr_load16_padded(keys[j], lens[j], &k0, &k1);
             int r = front_add_at(t, fi[j], k0, k1, lens[j], v);
             if (r < 0 && rc == 0)
                 rc = r;

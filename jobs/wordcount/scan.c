@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "jobs/wordcount/wordcount.h"
+#include "util/pad16.h"
 
 static inline uint8_t ascii_lower(uint8_t c)
 {
@@ -70,32 +71,6 @@ static inline void store8(uint8_t *p, uint64_t v)
     memcpy(p, &v, 8);
 }
 
-/* The mask of the first n bytes of a word read by load8(), n <= 16 (all
- * eight from 8 on).  A table: computed as n >= 8 ? ~0 : ..., the mask
- * compiled to a branch on the word's length that mispredicted (the
- * scanner alone took 0.130 s for 100 MB of the bench corpus, 0.104 with
- * the table; by two shifts, 0.114).  worker/table.c has the same table: the
- * two share no header. */
-/* clang-format off */
-static const uint64_t first_bytes_of[17] = {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    0, 0xff00000000000000ull, 0xffff000000000000ull, 0xffffff0000000000ull,
-    0xffffffff00000000ull, 0xffffffffff000000ull, 0xffffffffffff0000ull,
-    0xffffffffffffff00ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull,
-    ~0ull, ~0ull,
-#else
-    0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffffull, 0xffffffffffffull,
-    0xffffffffffffffull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull,
-    ~0ull,
-#endif
-};
-/* clang-format on */
-
-static inline uint64_t first_bytes(size_t n)
-{
-    return first_bytes_of[n];
-}
-
 /* Eight ASCII bytes lowercased at once: a byte gains 0x20 when adding
  * 0x3f carries it past 0x7f (it is >= 'A') and adding 0x25 does not (it
  * is <= 'Z').  No byte carries into the next: every byte is below 0x80. */
@@ -103,15 +78,6 @@ static inline uint64_t lower8(uint64_t x)
 {
     uint64_t ge_a = x + 0x3f3f3f3f3f3f3f3full, gt_z = x + 0x2525252525252525ull;
     return x | (ge_a & ~gt_z & 0x8080808080808080ull) >> 2;
-}
-
-/* The first len <= 16 bytes at p, with 16 readable, as two words
- * zero-padded: no branch on the length. */
-static inline void head16(const uint8_t *p, size_t len, uint64_t *lo,
-                          uint64_t *hi)
-{
-    *lo = load8(p) & first_bytes(len);
-    *hi = load8(p + 8) & first_bytes(len < 8 ? 0 : len - 8);
 }
 
 /* Whether eight ASCII bytes hold an A-Z. */
@@ -365,7 +331,7 @@ static int emit_buffered(jr_wc_scan *s)
     if (!s->batch || len > JR_WC_PAD)
         return emit_one(s, s->word, len);
     uint64_t lo, hi;
-    head16(s->word, len, &lo, &hi);
+    jr_load16_padded(s->word, len, &lo, &hi);
     return batch_add(s, lo, hi, len);
 }
 
@@ -470,7 +436,7 @@ static int ascii_word_one(jr_wc_scan *s, const uint8_t *p, size_t len,
 {
     if (len <= JR_WC_PAD && avail >= JR_WC_PAD) {
         uint64_t lo, hi;
-        head16(p, len, &lo, &hi);
+        jr_load16_padded(p, len, &lo, &hi);
         s->small[0] = lower8(lo);
         s->small[1] = lower8(hi);
         return s->emit(s->arg, (const uint8_t *)s->small, len);
@@ -497,7 +463,7 @@ static inline int ascii_word(jr_wc_scan *s, const uint8_t *p, size_t len,
     if (!s->batch || len > JR_WC_PAD || avail < JR_WC_PAD)
         return ascii_word_one(s, p, len, avail);
     uint64_t lo, hi;
-    head16(p, len, &lo, &hi);
+    jr_load16_padded(p, len, &lo, &hi);
     return batch_add(s, lower8(lo), lower8(hi), len);
 }
 
