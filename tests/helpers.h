@@ -6,13 +6,43 @@
 #define JR_TEST_HELPERS_H
 
 #include <criterion/criterion.h>
-#include <signal.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* Where tests make their scratch directories: $TMPDIR when it is an
+ * absolute path of at most 64 bytes (scripts/test.sh gives the suite a
+ * fresh directory and checks that it is empty afterwards; the tests' path
+ * buffers are sized for a short one), else /tmp. */
+static inline const char *jr_test_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && t[0] == '/' && strlen(t) <= 64 ? t : "/tmp";
+}
+
+/* Criterion 2.4 ends a skipped test without running its .fini, which
+ * would leave the scratch its .init made.  A suite with such a fixture
+ * names its cleanup here (from .init), and its tests skip through
+ * jr_test_skip(), which runs the cleanup first.  Running it twice, where
+ * a Criterion runs .fini too, must be harmless. */
+static void (*jr_test_cleanup_)(void);
+
+static inline void jr_test_on_skip(void (*cleanup)(void))
+{
+    jr_test_cleanup_ = cleanup;
+}
+
+#define jr_test_skip(...)                                                      \
+    do {                                                                       \
+        if (jr_test_cleanup_)                                                  \
+            jr_test_cleanup_();                                                \
+        cr_skip_test(__VA_ARGS__);                                             \
+    } while (0)
 
 /* Count /dev/shm entries whose name holds this process's pid as master,
  * i.e. "jobrun.<uid>.<pid>.". */
@@ -500,7 +530,9 @@ static inline char *jr_test_read_file(const char *path, size_t *len)
 /* Skip the test unless this build compiled fault injection in (cmake
  * -DJOBRUN_FAULT=ON).  Call it in the test's own process, before any
  * fork: a skip is that process's to make.  Another jobrun (JR_CLI, as the
- * soak's TSan build) brings its own faults: nothing is skipped then. */
+ * soak's TSan build) brings its own faults: nothing is skipped then.
+ * JR_TEST_NO_FAULTS skips as if they were not built (the check that a
+ * skip leaves no scratch behind). */
 static inline void jr_test_need_faults(void)
 {
     if (getenv("JR_CLI"))
@@ -508,8 +540,8 @@ static inline void jr_test_need_faults(void)
     char *cache = jr_test_read_file(JR_BUILD_DIR "/CMakeCache.txt", NULL);
     int on = cache && strstr(cache, "JOBRUN_FAULT:BOOL=ON") != NULL;
     free(cache);
-    if (!on)
-        cr_skip_test("built without -DJOBRUN_FAULT=ON");
+    if (!on || getenv("JR_TEST_NO_FAULTS"))
+        jr_test_skip("built without -DJOBRUN_FAULT=ON");
 }
 #endif
 

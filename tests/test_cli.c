@@ -54,14 +54,18 @@ typedef jr_test_proc proc;
 /*-************************************
  *  Fixture: a directory of our own
  **************************************/
-static char g_top[64];   /* /tmp/jr-cli.XXXXXX */
+static char g_top[256];  /* $TMPDIR/jr-cli.XXXXXX */
 static char g_dir[96];   /* g_top/w: the cwd, where test data goes */
 static char g_run[96];   /* g_top/run: the child's XDG_RUNTIME_DIR */
 
+static void teardown(void);
+
 static void setup(void)
 {
-    strcpy(g_top, "/tmp/jr-cli.XXXXXX");
-    cr_assert(mkdtemp(g_top), "mkdtemp: %s", strerror(errno));
+    jr_test_on_skip(teardown);
+    int n = snprintf(g_top, sizeof g_top, "%s/jr-cli.XXXXXX", jr_test_tmpdir());
+    cr_assert(n > 0 && (size_t)n < sizeof g_top, "TMPDIR too long");
+    cr_assert(mkdtemp(g_top), "mkdtemp %s: %s", g_top, strerror(errno));
     snprintf(g_dir, sizeof g_dir, "%s/w", g_top);
     snprintf(g_run, sizeof g_run, "%s/run", g_top);
     cr_assert_eq(mkdir(g_dir, 0700), 0);
@@ -314,7 +318,7 @@ static char *ref_wordcount(const char *in, size_t in_len,
                            const char *const *args, size_t *len)
 {
     if (!have_python())
-        cr_skip_test("no Python interpreter (JR_PYTHON '%s')", JR_PYTHON);
+        jr_test_skip("no Python interpreter (JR_PYTHON '%s')", JR_PYTHON);
     const char *argv[64];
     int n = 0;
     argv[n++] = JR_PYTHON;
@@ -358,7 +362,7 @@ static char *coreutils_run(const char *lines, size_t *len)
 {
     proc p = program(lines, strlen(lines), ARGS("factor"));
     if (p.code == 127)
-        cr_skip_test("coreutils factor is not installed");
+        jr_test_skip("coreutils factor is not installed");
     free(p.err);
     *len = p.out_len;
     return p.out;
@@ -929,8 +933,8 @@ Test(cli, an_unreadable_file_or_directory_is_reported_and_the_rest_counted)
                             "secret.txt", "d"),
                        0, 0, 0, uid, NULL);
     if (uid && (p.code == 125 || p.code == 127))
-        cr_skip_test("cannot run %s as uid %u (%d)", JR_CLI_PATH,
-                     (unsigned)uid, p.code);
+        jr_test_skip("cannot run %s as uid %u (%d)", JR_CLI_PATH, (unsigned)uid,
+                     p.code);
     cr_assert_eq(p.code, 1, "exit %d; stderr:\n%s", p.code, p.err);
     cr_assert_eq(p.out_len, 0);
     char *got = sorted_lines(p.err);
@@ -1337,7 +1341,7 @@ Test(cli, seed_corpus_output_is_identical_for_any_workers_and_chunk_size,
 {
     const char *seeds = seeds_dir();
     if (!seeds)
-        cr_skip_test("no shared/seeds directory");
+        jr_test_skip("no shared/seeds directory");
     size_t rlen;
     char *ref = ref_wordcount(NULL, 0, ARGS(seeds), &rlen);
     static const char *const cs[] = {"7", "64", NULL};
@@ -1370,10 +1374,10 @@ Test(cli, generated_corpora_match_the_reference_for_tiny_chunks,
      .timeout = T(120))
 {
     if (!have_python())
-        cr_skip_test("no Python interpreter");
+        jr_test_skip("no Python interpreter");
     const char *gen = JR_SOURCE_DIR "/tests/ref/gen_corpus.py";
     if (access(gen, R_OK) != 0)
-        cr_skip_test("no tests/ref/gen_corpus.py");
+        jr_test_skip("no tests/ref/gen_corpus.py");
     static const char *const seeds[] = {"1", "2", "3"};
     static const char *const cs[] = {"1", "3", "13"};
     for (int s = 0; s < 3; s++) {
@@ -1446,7 +1450,7 @@ Test(cli, a_large_vocabulary_written_in_parallel_parts_matches_the_reference,
      .timeout = T(180))
 {
     if (!have_python())
-        cr_skip_test("no Python interpreter");
+        jr_test_skip("no Python interpreter");
     const char *gen = JR_SOURCE_DIR "/tests/ref/gen_corpus.py";
     proc g = program(NULL, 0,
                      ARGS(JR_PYTHON, gen, "--seed", "7", "--size", "3000000",
@@ -1627,7 +1631,7 @@ Test(cli, output_is_not_lost_when_stdin_and_stdout_start_closed,
 Test(cli, wordcount_to_a_full_stdout_is_reported_with_exit_3, .timeout = T(20))
 {
     if (access("/dev/full", W_OK) != 0)
-        cr_skip_test("no /dev/full");
+        jr_test_skip("no /dev/full");
     write_str("in.txt", "alpha beta");
     proc t = {.out_path = "/dev/full"};
     proc p = jobrun_with(t, ARGS("wordcount", "in.txt"));
@@ -1643,7 +1647,7 @@ Test(cli, a_large_wordcount_to_a_full_stdout_is_reported_with_exit_3,
      .timeout = T(30))
 {
     if (access("/dev/full", W_OK) != 0)
-        cr_skip_test("no /dev/full");
+        jr_test_skip("no /dev/full");
     size_t cap = 1u << 20, len = 0;
     char *text = malloc(cap);
     for (unsigned i = 0; i < 100000; i++)
@@ -1665,7 +1669,7 @@ Test(cli, a_large_wordcount_to_a_full_stdout_is_reported_with_exit_3,
 Test(cli, factor_to_a_full_stdout_is_reported_with_exit_3, .timeout = T(20))
 {
     if (access("/dev/full", W_OK) != 0)
-        cr_skip_test("no /dev/full");
+        jr_test_skip("no /dev/full");
     proc t = {.out_path = "/dev/full"};
     proc p = jobrun_with(t, ARGS("factor", "12"));
     expect(&p, 3, NULL,
@@ -2586,7 +2590,7 @@ static void stops_when_the_reader_goes_away(const char *producer,
                                             const char *jobrun_args)
 {
     if (access("/bin/bash", X_OK) != 0)
-        cr_skip_test("no /bin/bash");
+        jr_test_skip("no /bin/bash");
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "%s | (echo $BASHPID > pid; exec '%s' %s) | head -n 5; "
@@ -2634,7 +2638,7 @@ Test(cli, factor_random_stops_quickly_when_head_closes_the_pipe,
      .timeout = T(20))
 {
     if (access("/bin/bash", X_OK) != 0)
-        cr_skip_test("no /bin/bash");
+        jr_test_skip("no /bin/bash");
     char cmd[512];
     snprintf(cmd, sizeof cmd,
              "(echo $BASHPID > pid; exec '%s' factor --random 4000000000 "
@@ -2654,5 +2658,54 @@ Test(cli, factor_random_stops_quickly_when_head_closes_the_pipe,
     cr_assert_eq(jr_test_segments_of_any_uid((pid_t)atoi(pid)), 0);
     free(pid);
     jr_test_proc_free(&p);
+    jr_test_assert_clean();
+}
+
+/*-************************************
+ *  The suites' own scratch
+ **************************************/
+/* Run a test binary of this build on one test that skips (as a build
+ * without fault injection would), with TMPDIR a fresh directory: the
+ * skip must leave that directory empty.  Criterion 2.4 does not run a
+ * skipped test's .fini, which left a scratch directory in /tmp for every
+ * skipped test until the skips went through jr_test_skip(). */
+static void skip_leaves_nothing(const char *binary, const char *filter)
+{
+    char tmp[300], filter_arg[300];
+    snprintf(tmp, sizeof tmp, "%s/skiptmp", g_top);
+    cr_assert_eq(mkdir(tmp, 0700), 0);
+    snprintf(filter_arg, sizeof filter_arg, "--filter=%s", filter);
+    /* BXFI_MAP tells a Criterion binary that it is a test's sandbox, run
+     * by its runner (BoxFort): the one started here is a runner itself. */
+    char *bxfi = getenv("BXFI_MAP");
+    bxfi = bxfi ? strdup(bxfi) : NULL;
+    unsetenv("BXFI_MAP");
+    setenv("TMPDIR", tmp, 1);
+    setenv("JR_TEST_NO_FAULTS", "1", 1);
+    unsetenv("JR_CLI");
+    proc p =
+        program(NULL, 0, ARGS(binary, "--jobs", "1", "--verbose", filter_arg));
+    unsetenv("TMPDIR");
+    unsetenv("JR_TEST_NO_FAULTS");
+    if (bxfi)
+        setenv("BXFI_MAP", bxfi, 1);
+    free(bxfi);
+    cr_assert_eq(p.code, 0, "%s: status %d\n%s", binary, p.code, p.err);
+    cr_assert(strstr(p.err, "[SKIP]") && strstr(p.err, "JOBRUN_FAULT"),
+              "%s did not skip %s:\n%s", binary, filter, p.err);
+    cr_assert_eq(entries_in(tmp), 0, "%s left scratch in TMPDIR after a skip",
+                 binary);
+    jr_test_proc_free(&p);
+    rmdir(tmp);
+}
+
+Test(cli, a_skipped_test_leaves_no_scratch_directory, .timeout = T(60))
+{
+    skip_leaves_nothing(JR_BUILD_DIR "/tests/test_cli",
+                        "cli/a_task_failing_every_attempt_exits_3_and_writes_"
+                        "no_output_file");
+    skip_leaves_nothing(JR_BUILD_DIR "/tests/test_reliability",
+                        "reliability/t17_segments_are_0600_and_the_runtime_"
+                        "dir_0700_whatever_the_umask");
     jr_test_assert_clean();
 }

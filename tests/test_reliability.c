@@ -46,11 +46,11 @@
 /*-************************************
  *  Fixture
  **************************************/
-static char g_tmp[128];   /* per-test scratch directory */
-static char g_xdg[192];   /* XDG_RUNTIME_DIR given to every master */
-static char g_xdg_env[256];
-static char g_shmdir[256];  /* T14's corpus on tmpfs, if any */
-static unsigned g_nrun;   /* names of output files */
+static char g_tmp[256]; /* per-test scratch directory */
+static char g_xdg[272]; /* XDG_RUNTIME_DIR given to every master */
+static char g_xdg_env[300];
+static char g_shmdir[256];   /* T14's corpus on tmpfs, if any */
+static unsigned g_nrun;      /* names of output files */
 static unsigned g_scale = 1; /* JR_TIME_SCALE: slow (sanitizer) builds */
 #define MS(x) ((unsigned)(x) * g_scale)
 
@@ -114,12 +114,18 @@ __attribute__((constructor)) static void own_dev_shm(void)
     }
 }
 
+static void teardown(void);
+
 static void setup(void)
 {
+    jr_test_on_skip(teardown);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     struct rlimit core = {0, 0};
     setrlimit(RLIMIT_CORE, &core);
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/jrrel.%d.XXXXXX", (int)getpid());
+    int n = snprintf(g_tmp, sizeof g_tmp, "%s/jrrel.%d.XXXXXX",
+                     jr_test_tmpdir(), (int)getpid());
+    if (n < 0 || (size_t)n >= sizeof g_tmp)
+        cr_assert_fail("TMPDIR too long");
     if (!mkdtemp(g_tmp))
         cr_assert_fail("mkdtemp: %s", strerror(errno));
     snprintf(g_xdg, sizeof g_xdg, "%s/xdg", g_tmp);
@@ -1562,7 +1568,7 @@ static void ns_scenario(const char *corpus, const char *ref, size_t reflen,
 REL_TEST(t11_a_live_master_in_another_pid_namespace_keeps_its_segments, 60)
 {
     if (access("/usr/bin/unshare", X_OK) != 0)
-        cr_skip_test("no unshare(1)");
+        jr_test_skip("no unshare(1)");
     jr_test_need_faults();
     char corpus[256];
     path_in(corpus, sizeof corpus, "t11ns.txt");
@@ -1604,7 +1610,7 @@ REL_TEST(t11_a_live_master_in_another_pid_namespace_keeps_its_segments, 60)
     free(ref);
     cr_assert_eq(got, sizeof seen, "the scenario's process died");
     if (seen.skip)
-        cr_skip_test("no pid namespace: %s", seen.err);
+        jr_test_skip("no pid namespace: %s", seen.err);
     fprintf(stderr, "[T11] job in another pid namespace, a job here ran "
             "meanwhile (%s /dev/shm): %s %d, output %s%s",
             seen.isolated ? "a private" : "the machine's",
@@ -1639,14 +1645,13 @@ static void odd_shm(const char *corpus, int stream, const char *opts,
                        "-j", "2", "--no-progress", "wordcount",
                        stream ? "-" : corpus, NULL};
     if (access("/usr/bin/unshare", X_OK) != 0)
-        cr_skip_test("no unshare(1)");
+        jr_test_skip("no unshare(1)");
     run r;
     run_startv(&r, NULL, "/usr/bin/unshare", stream ? corpus : NULL, -1, 0,
                NULL, a);
     run_finish(&r, 30000);
     if (code_of(&r) == 99 || strncmp(r.errbuf, "unshare:", 8) == 0)
-        cr_skip_test("cannot mount a tmpfs in a user namespace: %s",
-                     r.errbuf);
+        jr_test_skip("cannot mount a tmpfs in a user namespace: %s", r.errbuf);
     fprintf(stderr, "[T12] /dev/shm -o %s, %s: exit %d after %u ms: %s", opts,
             stream ? "stdin stream" : "file", code_of(&r), jr_test_cli_ms(&r.c),
             r.errbuf);
