@@ -10,15 +10,18 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBRUN_WERROR=ON \
       -DJOBRUN_FAULT=ON -DJOBRUN_BUILD_TESTS=ON >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 cd "$BUILD"
-# The suite makes its scratch in a directory of its own (TMPDIR; the
-# suites with fixtures, the Python references and the scripts use it),
-# which must be empty at the end: a test that leaves files behind, even
-# one that was skipped, fails the run.
+# The suite makes its scratch in a directory of its own (TMPDIR: test_cli,
+# test_reliability and test_install.sh use it; the others clean up in
+# /tmp), which must be empty at the end: a test that leaves files behind,
+# even one that was skipped, fails the run.  Kept when anything failed.
 scratch=$(mktemp -d /tmp/jobrun-test.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
-TMPDIR=$scratch ctest --output-on-failure -j"$(nproc)" </dev/null
+if ! TMPDIR=$scratch ctest --output-on-failure -j"$(nproc)" </dev/null; then
+    echo "test.sh: tests failed; their scratch is kept in $scratch" >&2
+    exit 1
+fi
 if [ -n "$(ls -A "$scratch")" ]; then
     echo "test.sh: the tests left files in $scratch (their TMPDIR):" >&2
     ls -lA "$scratch" >&2
     exit 1
 fi
+rmdir "$scratch"

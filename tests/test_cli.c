@@ -2677,19 +2677,24 @@ static void skip_leaves_nothing(const char *binary, const char *filter)
     snprintf(filter_arg, sizeof filter_arg, "--filter=%s", filter);
     /* BXFI_MAP tells a Criterion binary that it is a test's sandbox, run
      * by its runner (BoxFort): the one started here is a runner itself. */
-    char *bxfi = getenv("BXFI_MAP");
+    char *bxfi = getenv("BXFI_MAP"), *tmpdir = getenv("TMPDIR");
     bxfi = bxfi ? strdup(bxfi) : NULL;
+    tmpdir = tmpdir ? strdup(tmpdir) : NULL;
     unsetenv("BXFI_MAP");
     setenv("TMPDIR", tmp, 1);
     setenv("JR_TEST_NO_FAULTS", "1", 1);
     unsetenv("JR_CLI");
     proc p =
         program(NULL, 0, ARGS(binary, "--jobs", "1", "--verbose", filter_arg));
-    unsetenv("TMPDIR");
     unsetenv("JR_TEST_NO_FAULTS");
     if (bxfi)
         setenv("BXFI_MAP", bxfi, 1);
+    if (tmpdir)
+        setenv("TMPDIR", tmpdir, 1);
+    else
+        unsetenv("TMPDIR");
     free(bxfi);
+    free(tmpdir);
     cr_assert_eq(p.code, 0, "%s: status %d\n%s", binary, p.code, p.err);
     cr_assert(strstr(p.err, "[SKIP]") && strstr(p.err, "JOBRUN_FAULT"),
               "%s did not skip %s:\n%s", binary, filter, p.err);
