@@ -16,13 +16,15 @@
 #include <unistd.h>
 
 /* Where tests make their scratch directories: $TMPDIR when it is an
- * absolute path of at most 64 bytes (scripts/test.sh gives the suite a
- * fresh directory and checks that it is empty afterwards; the tests' path
- * buffers are sized for a short one), else /tmp. */
+ * absolute path of at most 40 bytes (scripts/test.sh gives the suite a
+ * fresh directory and checks that it is empty afterwards), else /tmp.
+ * Short, because the masters the tests start make their sockets under
+ * runtime directories inside it, and a socket's path must fit in
+ * sun_path (108 bytes) for jobrun to use the directory it was given. */
 static inline const char *jr_test_tmpdir(void)
 {
     const char *t = getenv("TMPDIR");
-    return t && t[0] == '/' && strlen(t) <= 64 ? t : "/tmp";
+    return t && t[0] == '/' && strlen(t) <= 40 ? t : "/tmp";
 }
 
 /* Criterion 2.4 ends a skipped test without running its .fini, which
