@@ -2671,9 +2671,11 @@ Test(cli, factor_random_stops_quickly_when_head_closes_the_pipe,
  * skipped test until the skips went through jr_test_skip(). */
 static void skip_leaves_nothing(const char *binary, const char *filter)
 {
-    char tmp[300], filter_arg[300];
-    snprintf(tmp, sizeof tmp, "%s/skiptmp", g_top);
-    cr_assert_eq(mkdir(tmp, 0700), 0);
+    /* In /tmp, not under g_top: the binaries take a TMPDIR of at most 40
+     * bytes (jr_test_tmpdir), and a longer one would send their scratch
+     * to /tmp, leaving this directory empty whatever the skip does. */
+    char tmp[] = "/tmp/jr-skip.XXXXXX", filter_arg[300];
+    cr_assert(mkdtemp(tmp), "mkdtemp: %s", strerror(errno));
     snprintf(filter_arg, sizeof filter_arg, "--filter=%s", filter);
     /* BXFI_MAP tells a Criterion binary that it is a test's sandbox, run
      * by its runner (BoxFort): the one started here is a runner itself. */
@@ -2682,6 +2684,7 @@ static void skip_leaves_nothing(const char *binary, const char *filter)
     tmpdir = tmpdir ? strdup(tmpdir) : NULL;
     unsetenv("BXFI_MAP");
     setenv("TMPDIR", tmp, 1);
+    cr_assert_str_eq(jr_test_tmpdir(), tmp, "the binaries would not use it");
     setenv("JR_TEST_NO_FAULTS", "1", 1);
     unsetenv("JR_CLI");
     proc p =
@@ -2698,10 +2701,10 @@ static void skip_leaves_nothing(const char *binary, const char *filter)
     cr_assert_eq(p.code, 0, "%s: status %d\n%s", binary, p.code, p.err);
     cr_assert(strstr(p.err, "[SKIP]") && strstr(p.err, "JOBRUN_FAULT"),
               "%s did not skip %s:\n%s", binary, filter, p.err);
-    cr_assert_eq(entries_in(tmp), 0, "%s left scratch in TMPDIR after a skip",
-                 binary);
+    int left = entries_in(tmp);
+    jr_test_rm_rf(tmp);
+    cr_assert_eq(left, 0, "%s left scratch in TMPDIR after a skip", binary);
     jr_test_proc_free(&p);
-    rmdir(tmp);
 }
 
 Test(cli, a_skipped_test_leaves_no_scratch_directory, .timeout = T(60))
