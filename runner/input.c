@@ -54,14 +54,8 @@ JR_API void jr_input_destroy(jr_input **in)
 
 static jr_path *push(jr_input *in, const char *name, int kind)
 {
-    if (in->n == in->cap) {
-        size_t cap = in->cap ? 2 * in->cap : 8;
-        jr_path *v = realloc(in->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        in->v = v;
-        in->cap = cap;
-    }
+    if (jr_array_reserve(&in->v, &in->cap, in->n + 1, sizeof *in->v, 8) < 0)
+        return NULL;
     jr_path *p = &in->v[in->n];
     memset(p, 0, sizeof *p);
     p->kind = kind;
@@ -156,15 +150,9 @@ static int walk_over(walk *w)
 
 static jr_src *add_src(walk *w, const char *name, int kind)
 {
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 64;
-        jr_src *v = realloc(w->v, cap * sizeof *v);
-        if (!v) {
-            w->oom = 1;
-            return NULL;
-        }
-        w->v = v;
-        w->cap = cap;
+    if (jr_array_reserve(&w->v, &w->cap, w->n + 1, sizeof *w->v, 64) < 0) {
+        w->oom = 1;
+        return NULL;
     }
     jr_src *s = &w->v[w->n];
     memset(s, 0, sizeof *s);
@@ -328,15 +316,10 @@ static void level_free(level *l)
  * adds no level. */
 static void enter_dir(walk *w, const char *dir)
 {
-    if (w->nlevels == w->caplevels) {
-        size_t cap = w->caplevels ? 2 * w->caplevels : 16;
-        level *v = realloc(w->levels, cap * sizeof *v);
-        if (!v) {
-            w->oom = 1;
-            return;
-        }
-        w->levels = v;
-        w->caplevels = cap;
+    if (jr_array_reserve(&w->levels, &w->caplevels, w->nlevels + 1,
+                         sizeof *w->levels, 16) < 0) {
+        w->oom = 1;
+        return;
     }
     DIR *d = opendir(dir);
     if (!d) {
@@ -351,13 +334,8 @@ static void enter_dir(walk *w, const char *dir)
     while (l.dir && (e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (l.n == cap) {
-            cap = cap ? 2 * cap : 32;
-            char **v = realloc(l.names, cap * sizeof *v);
-            if (!v)
-                break;
-            l.names = v;
-        }
+        if (jr_array_reserve(&l.names, &cap, l.n + 1, sizeof *l.names, 32) < 0)
+            break;
         if (!(l.names[l.n] = strdup(e->d_name)))
             break;
         l.n++;

@@ -25,14 +25,8 @@
 
 long jr_run_add_task(jr_run *r, uint8_t kind)
 {
-    if (r->nt == r->capt) {
-        size_t cap = r->capt ? 2 * r->capt : 256;
-        task *t = realloc(r->t, cap * sizeof *t);
-        if (!t)
-            return -1;
-        r->t = t;
-        r->capt = cap;
-    }
+    if (jr_array_reserve(&r->t, &r->capt, r->nt + 1, sizeof *r->t, 256) < 0)
+        return -1;
     task *t = &r->t[r->nt];
     memset(t, 0, sizeof *t);
     t->kind = kind;

@@ -2,7 +2,8 @@
  * test_ipc.c - the wire format, the LZ4 payload codec, the runtime
  * directory and jr_ipc_send(), fed mostly with what a hostile or broken
  * peer would send: cut frames, lying lengths, unknown types and flags,
- * corrupt or oversized LZ4 blocks.
+ * corrupt or oversized LZ4 blocks; and the growable arrays and buffers
+ * that messages are built in.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -264,6 +265,58 @@ Test(ipc, decoder_rejects_a_len_field_that_lies)
 /*-************************************
  *  LZ4 payloads
  **************************************/
+Test(ipc, a_growable_array_keeps_its_elements_as_it_doubles)
+{
+    uint32_t *v = NULL;
+    size_t cap = 0;
+    for (uint32_t i = 0; i < 1000; i++) {
+        cr_assert_eq(jr_array_reserve(&v, &cap, i + 1, sizeof *v, 8), 0);
+        cr_assert_geq(cap, i + 1);
+        /* From 8 by doubling: 8, 16, ... 1024. */
+        cr_assert_eq(cap & (cap - 1), 0, "cap %zu is not 8 doubled", cap);
+        v[i] = i * 2654435761u;
+    }
+    cr_assert_eq(cap, 1024);
+    for (uint32_t i = 0; i < 1000; i++)
+        cr_assert_eq(v[i], i * 2654435761u, "element %u lost", i);
+    /* Room enough already: the array stays where it is. */
+    uint32_t *before = v;
+    cr_assert_eq(jr_array_reserve(&v, &cap, 1024, sizeof *v, 8), 0);
+    cr_assert_eq(v, before);
+    cr_assert_eq(cap, 1024);
+    /* A jump past doubling takes what is asked. */
+    cr_assert_eq(jr_array_reserve(&v, &cap, 5000, sizeof *v, 8), 0);
+    cr_assert_eq(cap, 8192);
+    cr_assert_eq(v[999], 999 * 2654435761u);
+    free(v);
+    jr_test_assert_clean();
+}
+
+Test(ipc, a_growable_array_refuses_sizes_a_size_t_cannot_count)
+{
+    uint64_t *v = NULL;
+    size_t cap = 0;
+    cr_assert_eq(jr_array_reserve(&v, &cap, 4, sizeof *v, 4), 0);
+    uint64_t *before = v;
+    v[3] = 7;
+    /* need x size wraps round to 8 bytes: refused, the array and its
+     * room as they were. */
+    cr_assert_eq(
+        jr_array_reserve(&v, &cap, SIZE_MAX / sizeof *v + 2, sizeof *v, 4),
+        JR_ENOMEM);
+    cr_assert_eq(v, before);
+    cr_assert_eq(cap, 4);
+    cr_assert_eq(v[3], 7);
+    jr_buf buf = {0};
+    cr_assert_eq(jr_buf_append(&buf, "ab", 2), 0);
+    cr_assert_eq(jr_buf_reserve(&buf, SIZE_MAX - 1), JR_ENOMEM);
+    cr_assert_eq(buf.len, 2);
+    cr_assert_eq(memcmp(buf.data, "ab", 2), 0);
+    jr_buf_fini(&buf);
+    free(v);
+    jr_test_assert_clean();
+}
+
 Test(ipc, compressible_payload_is_packed_and_unpacked_back)
 {
     enum { N = 256 * 1024 };

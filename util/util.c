@@ -23,26 +23,40 @@
 #include "util/util.h"
 
 /*-************************************
- *  Byte buffer
+ *  Growable arrays and the byte buffer
  **************************************/
+int jr_array_reserve(void *arrayp, size_t *cap, size_t need, size_t size,
+                     size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    if (size == 0 || need > SIZE_MAX / size)
+        return JR_ENOMEM;
+    /* Double, so that n appends cost O(n) copies in all; where doubling
+     * would pass what a size_t can count, take exactly what is needed. */
+    size_t most = SIZE_MAX / size; /* elements whose bytes a size_t counts */
+    size_t c = *cap ? *cap : first ? first : 1;
+    if (c > most)
+        c = need;
+    while (c < need)
+        c = c > most / 2 ? need : c * 2;
+    void *old; /* the caller's pointer, whatever its type: copied, not cast */
+    memcpy(&old, arrayp, sizeof old);
+    void *p = realloc(old, c * size);
+    if (!p)
+        return JR_ENOMEM;
+    memcpy(arrayp, &p, sizeof p);
+    *cap = c;
+    return 0;
+}
+
 int jr_buf_reserve(jr_buf *b, size_t more)
 {
     if (more <= b->cap - b->len)
         return 0;
     if (more > SIZE_MAX - b->len)
         return JR_ENOMEM;
-    size_t need = b->len + more;
-    /* Double, so that n appends cost O(n) copies in all; past SIZE_MAX/2
-     * doubling would wrap, so take exactly what is needed. */
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    uint8_t *p = realloc(b->data, cap);
-    if (!p)
-        return JR_ENOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
+    return jr_array_reserve(&b->data, &b->cap, b->len + more, 1, 64);
 }
 
 int jr_buf_append(jr_buf *b, const void *p, size_t len)

@@ -21,6 +21,14 @@ typedef struct jr_buf {
 
 /* Make room for `more` bytes past len.  @return 0, JR_ENOMEM. */
 int jr_buf_reserve(jr_buf *b, size_t more);
+
+/* Room for `need` elements of `size` bytes in a growable array: arrayp
+ * is the address of the array's pointer (NULL while empty), *cap its
+ * room in elements.  The room doubles from `first` until it holds need;
+ * the elements in it are kept.  @return 0, or JR_ENOMEM (the array and
+ * *cap as they were), also when the bytes would not fit a size_t. */
+int jr_array_reserve(void *arrayp, size_t *cap, size_t need, size_t size,
+                     size_t first);
 /* Append.  @return 0, JR_ENOMEM. */
 int jr_buf_append(jr_buf *b, const void *p, size_t len);
 int jr_buf_put_u32(jr_buf *b, uint32_t v); /* little-endian */

@@ -309,19 +309,10 @@ static void free_ents(ent *e, size_t cap)
 
 static int store_long(jr_table *t, ent *e, const void *key, size_t klen)
 {
-    if (t->acap - t->alen < klen) {
-        size_t cap = t->acap ? t->acap : 4096;
-        while (cap - t->alen < klen) {
-            if (cap > SIZE_MAX / 2)
-                return JR_ENOMEM;
-            cap *= 2;
-        }
-        uint8_t *a = realloc(t->arena, cap);
-        if (!a)
-            return JR_ENOMEM;
-        t->arena = a;
-        t->acap = cap;
-    }
+    if (t->acap - t->alen < klen &&
+        (klen > SIZE_MAX - t->alen ||
+         jr_array_reserve(&t->arena, &t->acap, t->alen + klen, 1, 4096) < 0))
+        return JR_ENOMEM;
     memcpy(t->arena + t->alen, key, klen);
     e->k0 = t->alen;
     e->k1 = klen;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "jobs/factor/factor.h"
+#include "util/util.h"
 
 /* a*b mod n through Montgomery form: two products, no division. */
 static jr_u128 mulmod(const jr_mont128 *mn, jr_u128 a, jr_u128 b)
@@ -24,21 +25,6 @@ static jr_u128 mulmod(const jr_mont128 *mn, jr_u128 a, jr_u128 b)
 /*-************************************
  *  Storing relations
  **************************************/
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 256;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * size);
-    if (!q)
-        return JR_ENOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 void jr_qs_rels_init(jr_qs_rels *s, jr_u128 n)
 {
     memset(s, 0, sizeof *s);
@@ -60,9 +46,9 @@ static int append(jr_qs_rels *s, int full, const jr_qs_rel *r,
     jr_qs_rel **set = full ? &s->full : &s->part;
     size_t *n = full ? &s->nfull : &s->npart;
     size_t *cap = full ? &s->capfull : &s->cappart;
-    if (grow((void **)set, cap, *n + 1, sizeof **set) < 0 ||
-        grow((void **)&s->pool, &s->cappool, s->npool + nf, sizeof *s->pool) <
-            0)
+    if (jr_array_reserve(set, cap, *n + 1, sizeof **set, 256) < 0 ||
+        jr_array_reserve(&s->pool, &s->cappool, s->npool + nf, sizeof *s->pool,
+                         256) < 0)
         return JR_ENOMEM;
     jr_qs_rel *d = &(*set)[(*n)++];
     *d = *r;

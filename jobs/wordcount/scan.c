@@ -25,6 +25,7 @@
 
 #include "jobs/wordcount/wordcount.h"
 #include "util/pad16.h"
+#include "util/util.h"
 
 static inline uint8_t ascii_lower(uint8_t c)
 {
@@ -235,21 +236,10 @@ static inline size_t ascii_run(const uint8_t *p, size_t i, size_t len,
  * word is emitted from here. */
 static int grow_word(jr_wc_scan *s, size_t more)
 {
-    if (more > SIZE_MAX - JR_WC_PAD)
+    if (more > SIZE_MAX - JR_WC_PAD || s->wlen > SIZE_MAX - JR_WC_PAD - more)
         return JR_ENOMEM;
-    more += JR_WC_PAD;
-    size_t cap = s->wcap ? s->wcap : 64;
-    while (cap - s->wlen < more) {
-        if (cap > SIZE_MAX / 2)
-            return JR_ENOMEM;
-        cap *= 2;
-    }
-    uint8_t *w = realloc(s->word, cap);
-    if (!w)
-        return JR_ENOMEM;
-    s->word = w;
-    s->wcap = cap;
-    return 0;
+    return jr_array_reserve(&s->word, &s->wcap, s->wlen + more + JR_WC_PAD, 1,
+                            64);
 }
 
 static inline int reserve(jr_wc_scan *s, size_t more)
