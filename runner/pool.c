@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -283,7 +284,7 @@ fail:
     return rc;
 }
 
-void jr_pool_drop_segments(jr_pool *p)
+void jr_pool_drop_segments(jr_pool *p, int settled)
 {
     jr_ctl *c = p->ctl;
     if (!c)
@@ -296,10 +297,11 @@ void jr_pool_drop_segments(jr_pool *p)
             jr_seg seg = {0};
             if (jr_ctl_seg_name(c, i, seg.name, sizeof seg.name) == 0)
                 jr_shm_unlink(&seg);
-            c->segs[i].state = JR_SEG_FREE;
+            c->segs[i].state = settled ? JR_SEG_FREE : JR_SEG_DROPPED;
         }
     }
-    c->nsegs = 0;
+    if (settled)
+        c->nsegs = 0;
     jr_lock_release(&c->lock);
 }
 
@@ -322,7 +324,7 @@ JR_API void jr_pool_destroy(jr_pool **pp)
         zmq_ctx_term(p->zctx);
     jr_spawn_stop(&p->sp, STOP_GRACE_MS);
     /* Workers created segments up to the moment they died. */
-    jr_pool_drop_segments(p);
+    jr_pool_drop_segments(p, 1);
     jr_shm_unlink(&p->slots);
     if (p->slots.base)
         close(p->slots_fd);
@@ -435,6 +437,34 @@ static int on_spawn_event(jr_pool *p, const jr_spawn_event *se, jr_event *ev)
     ev->slot = i;
     ev->status = se->status;
     return 1;
+}
+
+int jr_pool_await_kills(jr_pool *p, unsigned ms)
+{
+    uint64_t end = jr_now_ms() + ms;
+    for (;;) {
+        int alive = 0;
+        for (unsigned i = 0; i < p->nworkers; i++) {
+            const jr_wslot *w = &p->w[i];
+            alive |= w->kill_why && w->state != JR_W_DEAD && w->pid > 0;
+        }
+        if (!alive)
+            return 1;
+        uint64_t now = jr_now_ms();
+        if (now >= end)
+            return 0;
+        struct pollfd pfd = {.fd = p->sp.fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)(end - now)) < 0 && errno != EINTR)
+            return 0;
+        jr_spawn_event se;
+        jr_event ev;
+        int rc;
+        while ((rc = jr_spawn_read(&p->sp, &se)) > 0)
+            if (on_spawn_event(p, &se, &ev))
+                p->w[ev.slot].respawn = 1; /* as jr_pool_poll() would */
+        if (rc < 0)
+            return 0;
+    }
 }
 
 /* Start a replacement for dead slot i if the budget allows. */

@@ -22,6 +22,10 @@
 #include "runner/engine.h"
 
 #define TICK_MS 50
+/* How long the end of a failed run waits for the workers it killed: a
+ * SIGKILLed process is gone within milliseconds unless the kernel holds
+ * it (uninterruptible I/O); past this the drop assumes the worst. */
+#define KILL_WAIT_MS 500
 
 long jr_run_add_task(jr_run *r, uint8_t kind)
 {
@@ -823,8 +827,13 @@ int jr_engine_run(jr_pool *p, const jr_job *job, jr_map_one_fn map_one,
     }
     if (rc != 0)
         reset_workers(p);
-    /* The result holds its own mappings: every name can go now. */
-    jr_pool_drop_segments(p);
+    /* The result holds its own mappings: every name can go now, once no
+     * worker killed in the run can still create one.  A kill goes through
+     * the fork server and lands a moment later: a worker between taking
+     * a directory entry and creating its segment could create it after
+     * the drop, and it would outlive the pool (seen once in T09, a SIGINT
+     * while a worker flushed). */
+    jr_pool_drop_segments(p, jr_pool_await_kills(p, KILL_WAIT_MS));
     if (rc == 0 && r.input_errors)
         rc = JR_EINPUT;
     run_fini(&r);

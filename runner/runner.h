@@ -142,8 +142,21 @@ static inline int jr_pool_canceled(const jr_pool *p)
 int jr_pool_fail(jr_pool *p, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Unlink every segment named in the directory and empty it. */
-void jr_pool_drop_segments(jr_pool *p);
+/* Unlink every segment named in the directory.  settled: no worker of
+ * the pool can be between taking a directory entry and creating its
+ * segment (each is idle, or dead: see jr_pool_await_kills()); the
+ * directory is then emptied, and the names of entries an earlier unsettled
+ * drop left are unlinked again.  Not settled (a killed worker not yet
+ * reported dead): such a straggler could still create the segment of an
+ * entry dropped here, so the entries stay taken (JR_SEG_DROPPED) and the
+ * next names cannot meet that segment, until a settled drop removes it. */
+void jr_pool_drop_segments(jr_pool *p, int settled);
+
+/* Wait up to ms for every worker the pool killed (jr_pool_kill) to be
+ * reported dead, reading the fork server's reports itself (a cancel does
+ * not stop it); the dead are respawned at the next jr_pool_poll().
+ * @return 1 when none is left alive, 0 on timeout or a fork server gone. */
+int jr_pool_await_kills(jr_pool *p, unsigned ms);
 
 /* Send a message to worker slot i.  @return 0 or -errno. */
 int jr_pool_send(jr_pool *p, unsigned i, uint8_t type, uint64_t task,

@@ -44,7 +44,7 @@ int jr_ctl_repair(void *arg)
             if (jr_ctl_seg_name(ctl, i, seg.name, sizeof seg.name) == 0)
                 jr_shm_unlink(&seg);
             e->state = JR_SEG_FREE;
-        } else if (e->state > JR_SEG_READY) {
+        } else if (e->state > JR_SEG_DROPPED) {
             e->state = JR_SEG_FREE;
         }
     }

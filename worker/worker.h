@@ -53,7 +53,12 @@ typedef struct jr_ctl_worker {
 } jr_ctl_worker;
 
 /* Segment directory entry.  Guarded by jr_ctl.lock. */
-enum jr_seg_state { JR_SEG_FREE = 0, JR_SEG_CREATING, JR_SEG_READY };
+enum jr_seg_state {
+    JR_SEG_FREE = 0,
+    JR_SEG_CREATING,
+    JR_SEG_READY,
+    JR_SEG_DROPPED /* unlinked, but a killed worker may still create it */
+};
 typedef struct jr_ctl_seg {
     uint32_t state; /* enum jr_seg_state */
     uint32_t owner; /* worker slot that creates it */
