@@ -22,8 +22,9 @@
 # and the like) are not checked (ignore_noninstrumented_modules=1): each
 # of those was a "race" at a new address, tens of thousands per run, and
 # TSan's search of the addresses it had seen grew with their number
-# (T14's 200,000 inputs ran past 300 s; 20,000 of them took 9 to 43 s,
-# 0.8 s with the flag).  TSan's "unlock of an unlocked mutex" in
+# (T14's 200,000 inputs ran past 300 s; 20,000 of them took 1.7 to 20 s
+# as 1,300 to 19,935 such races came, 0.6-0.7 s with the flag; T14 then
+# 4.9 s).  TSan's "unlock of an unlocked mutex" in
 # jr_lock_release is suppressed too (TSan does not know that a robust
 # mutex is held after EOWNERDEAD from pthread_mutex_timedlock, nor
 # process-shared mutexes at all).  handle_segv=0 everywhere: the injected segv faults
