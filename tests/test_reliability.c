@@ -10,8 +10,9 @@
  * a clean one-worker run.
  *
  * Most tests run the jobrun command black-box (fault injection through
- * JOBRUN_FAULT, which needs cmake -DJOBRUN_FAULT=ON); T03, T13 and T24
- * use the library in-process.  The test process is a child subreaper, so
+ * JOBRUN_FAULT, which needs cmake -DJOBRUN_FAULT=ON); T03, two of T09's
+ * tests, T13 and T24 use the library in-process (T09's reach into the
+ * runner's internals).  The test process is a child subreaper, so
  * orphans of a dead master come back to it and are counted.  Figures go
  * to stderr as "[Tnn] ..." lines (scripts/soak.sh collects them).
  *
