@@ -263,7 +263,7 @@ Test(ipc, decoder_rejects_a_len_field_that_lies)
 }
 
 /*-************************************
- *  LZ4 payloads
+ *  Growable arrays and buffers
  **************************************/
 Test(ipc, a_growable_array_keeps_its_elements_as_it_doubles)
 {
@@ -317,6 +317,9 @@ Test(ipc, a_growable_array_refuses_sizes_a_size_t_cannot_count)
     jr_test_assert_clean();
 }
 
+/*-************************************
+ *  LZ4 payloads
+ **************************************/
 Test(ipc, compressible_payload_is_packed_and_unpacked_back)
 {
     enum { N = 256 * 1024 };

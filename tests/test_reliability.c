@@ -1174,9 +1174,6 @@ done:
     cr_assert_eq(good, total, "%s", first);
 }
 
-/*-************************************
- *  T10  SIGKILL of the master
- **************************************/
 /* T09's leak, seen once under load: a failed run's workers are killed
  * through the fork server, so a kill lands a moment after the master
  * asked.  A worker between taking a directory entry and creating its
@@ -1251,6 +1248,9 @@ REL_TEST(t09_a_segment_a_straggler_creates_after_the_drop_is_removed, 60)
     jr_test_assert_clean();
 }
 
+/*-************************************
+ *  T10  SIGKILL of the master
+ **************************************/
 REL_TEST(t10_workers_die_with_a_sigkilled_master, 60)
 {
     char corpus[256];
