@@ -6,6 +6,7 @@ Used by bench/make-corpus.sh; run that, not this.
     corpus.py make DIR MIB [--seed S] [--real-cap MIB]
     corpus.py repeat K SRC DST
     corpus.py size DIR
+    corpus.py half DIR
 
 "make" gathers real, messy text that a Debian machine already has (licenses,
 /usr/share/doc with its gzipped changelogs, man pages in every language,
@@ -22,6 +23,10 @@ complete.
 
 "repeat" makes DST hold K copies of SRC (DST/copy-1 ... DST/copy-K): K times
 the bytes with exactly the same vocabulary, for the memory-flatness check.
+
+"half" prints, each ended by a NUL, the paths of files of DIR that hold
+about half its bytes (the largest first, each to the lighter of two sides):
+wordcount.sh's measure of what two processes gain on the host.
 
 Sizes are in MiB (2^20 bytes).
 """
@@ -298,15 +303,29 @@ def make(dst, want_mib, seed, real_cap_mib):
     return vols, real, bad_utf8
 
 
-def tree_size(root):
-    total = files = 0
+def tree_files(root):
+    """(path, size) of the regular files under root, links left out."""
     for dirpath, _, names in os.walk(root):
         for n in names:
             p = os.path.join(dirpath, n)
             if os.path.isfile(p) and not os.path.islink(p):
-                total += os.path.getsize(p)
-                files += 1
-    return total, files
+                yield p, os.path.getsize(p)
+
+
+def tree_size(root):
+    sizes = [size for _, size in tree_files(root)]
+    return sum(sizes), len(sizes)
+
+
+def cmd_half(args):
+    paths, weight = ([], []), [0, 0]
+    for p, size in sorted(tree_files(args[0]), key=lambda f: (-f[1], f[0])):
+        k = 0 if weight[0] <= weight[1] else 1
+        paths[k].append(p)
+        weight[k] += size
+    if not paths[0]:
+        sys.exit("corpus.py: %s holds no files" % args[0])
+    sys.stdout.write("".join(p + "\0" for p in sorted(paths[0])))
 
 
 def prepare(dst, need):
@@ -409,6 +428,8 @@ def main():
             cmd_make(args)
         elif cmd == "repeat":
             cmd_repeat(args)
+        elif cmd == "half" and len(args) == 1:
+            cmd_half(args)
         elif cmd == "size":
             size, files = tree_size(args[0])
             print(size, files)
