@@ -8,12 +8,12 @@
  *
  * wordcount: every rule of spec/wordcount.md "Inputs" (recursion, hidden
  * files, links on the command line and inside directories, --follow and
- * loops, FIFOs, sockets and devices, '-', missing and unreadable paths,
- * escaped names), the output (order, --top, json, empty input, -o), byte-
- * identical output for any worker count and chunk size, checked against
- * tests/ref/wordcount_ref.py (and tests/ref/gen_corpus.py corpora),
- * usage errors, and SIGINT / SIGTERM / SIGHUP (to the master, or to the
- * whole group as Ctrl-C does).
+ * loops, FIFOs, sockets and devices, '-' (one that fails to read too),
+ * missing and unreadable paths, escaped names), the output (order, --top,
+ * json, empty input, -o), byte-identical output for any worker count and
+ * chunk size, checked against tests/ref/wordcount_ref.py (and
+ * tests/ref/gen_corpus.py corpora), usage errors, and SIGINT / SIGTERM /
+ * SIGHUP (to the master, or to the whole group as Ctrl-C does).
  * factor: operands, files and stdin against coreutils factor, invalid
  * tokens with their file and line, --random, and a reader that goes away
  * (| head).
@@ -55,8 +55,8 @@ typedef jr_test_proc proc;
  *  Fixture: a directory of our own
  **************************************/
 static char g_top[256];  /* $TMPDIR/jr-cli.XXXXXX */
-static char g_dir[96];   /* g_top/w: the cwd, where test data goes */
-static char g_run[96];   /* g_top/run: the child's XDG_RUNTIME_DIR */
+static char g_dir[264];  /* g_top/w: the cwd, where test data goes */
+static char g_run[264];  /* g_top/run: the child's XDG_RUNTIME_DIR */
 
 static void teardown(void);
 
@@ -955,6 +955,18 @@ Test(cli, an_unreadable_file_or_directory_is_reported_and_the_rest_counted)
     jr_test_assert_clean();
 }
 
+Test(cli, a_standard_input_that_fails_to_read_is_reported_and_the_rest_counted)
+{
+    /* A directory as standard input opens, and every read() of it fails
+     * (EISDIR): a stream's read error, after the stream was taken. */
+    write_str("ok.txt", "fine words fine");
+    proc p =
+        jobrun_ex(NULL, 0, ARGS("wordcount", "-", "ok.txt"), 0, 0, 0, 0, "/");
+    expect(&p, 1, "2\tfine\n1\twords\n",
+           "jobrun: wordcount: -: Is a directory\n");
+    jr_test_proc_free(&p);
+}
+
 Test(cli, odd_file_names_are_escaped_in_warnings, .timeout = T(20))
 {
     mkdirs("d");
@@ -1482,7 +1494,7 @@ Test(cli, a_large_vocabulary_written_in_parallel_parts_matches_the_reference,
     proc p = jobrun(ARGS("-j", "3", "wordcount", "-o", "out.tsv", "vocab"));
     expect(&p, 0, "", "");
     jr_test_proc_free(&p);
-    size_t olen;
+    size_t olen = 0;
     char *out = jr_test_read_file("out.tsv", &olen);
     cr_assert_not_null(out);
     same_bytes("-j 3 -o out.tsv", out, olen, tsv, tlen);

@@ -2,8 +2,10 @@
  * test_pool.c - the pool through the public API: independent tasks in
  * order for several worker counts, a worker killed mid-task, pools
  * opened and closed many times without leaking fds, processes or
- * segments, and results cut into parts that threads merge at once.
+ * segments, descriptors given as inputs (read to their end, a failed
+ * one reported), and results cut into parts that threads merge at once.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "jobrun.h"
@@ -534,6 +537,87 @@ Test(pool, a_key_longer_than_jr_key_max_fails_the_run_at_once, .timeout = 30)
     cr_assert_str_eq(jr_err_name(JR_EKEYLEN), "EKEYLEN");
     jr_input_destroy(&in);
     jr_pool_destroy(&p);
+    jr_test_assert_clean();
+}
+
+/*-************************************
+ *  Descriptors as inputs (jr_input_add_fd)
+ **************************************/
+/* The first diagnostic of a run, and how many came. */
+typedef struct first_diag {
+    int n, kind;
+    char name[64], msg[128];
+} first_diag;
+
+static void keep_first_diag(void *ctx, int kind, const char *name,
+                            uint64_t line, const char *msg)
+{
+    first_diag *d = ctx;
+    (void)line;
+    if (d->n++ == 0) {
+        d->kind = kind;
+        snprintf(d->name, sizeof d->name, "%s", name);
+        snprintf(d->msg, sizeof d->msg, "%s", msg);
+    }
+}
+
+Test(pool, descriptors_are_read_to_their_end_and_one_that_fails_is_reported,
+     .timeout = 30)
+{
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    static const char text[] = "Alpha beta\nalpha GAMMA alpha\n";
+    cr_assert_eq(write(pfd[1], text, sizeof text - 1),
+                 (ssize_t)(sizeof text - 1));
+    cr_assert_eq(close(pfd[1]), 0);
+    /* A directory opens, but read() fails on it: EISDIR. */
+    int dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    cr_assert_geq(dfd, 0);
+
+    jr_opts o = {.workers = 2};
+    jr_pool *p = NULL;
+    jr_input *in = NULL;
+    jr_result *res = NULL;
+    cr_assert_eq(jr_pool_new(&p, &o), 0);
+    cr_assert_eq(jr_input_new(&in), 0);
+    cr_assert_eq(jr_input_add_fd(in, -1, "no descriptor"), JR_EINVAL);
+    cr_assert_eq(jr_input_add_fd(in, pfd[0], "the pipe"), 0);
+    cr_assert_eq(jr_input_add_fd(in, dfd, "the root directory"), 0);
+    cr_assert_eq(jr_input_add_mem(in, "beta", 4, "mem"), 0);
+    first_diag d = {0};
+    jr_run_opts ro = {.ctx = &d, .on_diag = keep_first_diag};
+    int rc = jr_pool_run(p, jr_job_find("wordcount"), in, &ro, &res);
+
+    /* The run ends, says that an input failed, and counts the others. */
+    cr_assert_eq(rc, JR_EINPUT, "rc %s: %s", jr_err_name(rc),
+                 jr_pool_errmsg(p));
+    cr_assert_eq(d.n, 1, "%d diagnostics", d.n);
+    cr_assert_eq(d.kind, JR_DIAG_INPUT);
+    cr_assert_str_eq(d.name, "the root directory");
+    cr_assert_str_eq(d.msg, strerror(EISDIR));
+    cr_assert_not_null(res);
+    static const struct {
+        const char *word;
+        uint64_t n;
+    } want[] = {{"alpha", 3}, {"beta", 2}, {"gamma", 1}};
+    const void *key;
+    size_t klen, got = 0;
+    uint64_t v;
+    while (jr_result_next(res, &key, &klen, &v) == 1) {
+        cr_assert_lt(got, 3, "more than 3 words");
+        cr_assert(klen == strlen(want[got].word) &&
+                      memcmp(key, want[got].word, klen) == 0,
+                  "word %zu: %.*s", got, (int)klen, (const char *)key);
+        cr_assert_eq(v, want[got].n, "%s: %" PRIu64, want[got].word, v);
+        got++;
+    }
+    cr_assert_eq(got, 3);
+    jr_result_destroy(&res);
+    jr_input_destroy(&in);
+    jr_pool_destroy(&p);
+    /* The descriptors stay the caller's: open until the caller closes them. */
+    cr_assert_eq(close(pfd[0]), 0, "the pipe was closed by the pool");
+    cr_assert_eq(close(dfd), 0, "the directory was closed by the pool");
     jr_test_assert_clean();
 }
 

@@ -272,7 +272,8 @@ static void run_startv(run *r, const char *fault, const char *exe,
     snprintf(r->out, sizeof r->out, "%s/out.%u", g_tmp, k);
     snprintf(r->err, sizeof r->err, "%s/err.%u", g_tmp, k);
     static char fault_env[256];
-    snprintf(fault_env, sizeof fault_env, "JOBRUN_FAULT=%s", fault);
+    if (fault)
+        snprintf(fault_env, sizeof fault_env, "JOBRUN_FAULT=%s", fault);
     const char *env[] = {xdg_env ? xdg_env : g_xdg_env,
                          fault ? fault_env : "JOBRUN_FAULT", NULL};
     jr_test_cli_opts o = {.argv = args, .env = env, .in = in,
