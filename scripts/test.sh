@@ -10,10 +10,11 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBRUN_WERROR=ON \
       -DJOBRUN_FAULT=ON -DJOBRUN_BUILD_TESTS=ON >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 cd "$BUILD"
-# The suite makes its scratch in a directory of its own (TMPDIR: test_cli,
-# test_reliability and test_install.sh use it; the others clean up in
-# /tmp), which must be empty at the end: a test that leaves files behind,
-# even one that was skipped, fails the run.  Kept when anything failed.
+# The suite makes its scratch in a directory of its own (TMPDIR: all of
+# it goes there but for a few directories whose place is the point:
+# test_ipc's runtime directories, test_cli's check of a skip), which must
+# be empty at the end: a test that leaves files behind, even one that was
+# skipped, fails the run.  Kept when anything failed.
 scratch=$(mktemp -d /tmp/jobrun-test.XXXXXX)
 if ! TMPDIR=$scratch ctest --output-on-failure -j"$(nproc)" </dev/null; then
     echo "test.sh: tests failed; their scratch is kept in $scratch" >&2

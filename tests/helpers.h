@@ -473,6 +473,16 @@ static inline int jr_test_rm_one_(const char *p, const struct stat *st,
     return 0;
 }
 
+/* Make a fresh directory "NAME.XXXXXX" under jr_test_tmpdir() and put
+ * its path in dir (cap bytes): the test's scratch, which the suite's
+ * TMPDIR check then sees.  Fails the test when it cannot. */
+static inline void jr_test_mkdtemp(char *dir, size_t cap, const char *name)
+{
+    int n = snprintf(dir, cap, "%s/%s.XXXXXX", jr_test_tmpdir(), name);
+    cr_assert(n > 0 && (size_t)n < cap, "scratch path too long: %s", dir);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
+}
+
 /* rm -rf path (links are removed, never followed).  NULL/"" is a no-op. */
 static inline void jr_test_rm_rf(const char *path)
 {

@@ -97,8 +97,8 @@ static int slow_square(jr_map_ctx *ctx, const void *in, size_t len)
 Test(hostile, frames_from_a_fake_peer_are_rejected_and_results_stay_exact,
      .timeout = 60)
 {
-    char xdg[] = "/tmp/jr-hostile.XXXXXX";
-    cr_assert_not_null(mkdtemp(xdg));
+    char xdg[96];
+    jr_test_mkdtemp(xdg, sizeof xdg, "jr-hostile");
     setenv("XDG_RUNTIME_DIR", xdg, 1);
     jr_opts o = {.workers = 2};
     jr_pool *p = NULL;

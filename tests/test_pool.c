@@ -104,7 +104,8 @@ static int square_or_die(jr_map_ctx *ctx, const void *in, size_t len)
 Test(pool, a_worker_killed_mid_task_changes_nothing_in_the_result,
      .timeout = 30)
 {
-    snprintf(kill_flag, sizeof kill_flag, "/tmp/jr-test-kill.%d", getpid());
+    snprintf(kill_flag, sizeof kill_flag, "%s/jr-test-kill.%d",
+             jr_test_tmpdir(), getpid());
     unlink(kill_flag);
     jr_opts o = {.workers = 2};
     jr_pool *p = NULL;
@@ -144,7 +145,7 @@ Test(pool, a_worker_killed_mid_task_changes_nothing_in_the_result,
 
 /* Item i leaves a mark "<dir>/i" and waits (up to 20 s) for the other
  * item's: it succeeds only while the other runs at the same time. */
-static char meet_dir[64];
+static char meet_dir[96];
 
 static int meet(jr_map_ctx *ctx, const void *in, size_t len)
 {
@@ -166,7 +167,8 @@ static int meet(jr_map_ctx *ctx, const void *in, size_t len)
  * first to ask took both and waited on itself until the deadline. */
 Test(pool, the_last_tasks_go_one_to_a_worker, .timeout = 60)
 {
-    snprintf(meet_dir, sizeof meet_dir, "/tmp/jr-test-meet.%d", getpid());
+    snprintf(meet_dir, sizeof meet_dir, "%s/jr-test-meet.%d", jr_test_tmpdir(),
+             getpid());
     jr_test_rm_rf(meet_dir);
     cr_assert_eq(mkdir(meet_dir, 0700), 0);
     jr_opts o = {.workers = 2};
@@ -327,8 +329,8 @@ static size_t task_sizes(const char *dir, unsigned workers, size_t chunk,
 Test(pool, the_last_tasks_of_files_are_smaller_unless_a_chunk_size_is_given,
      .timeout = 60)
 {
-    char dir[] = "/tmp/jr-test-tail.XXXXXX", path[64];
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[96], path[128];
+    jr_test_mkdtemp(dir, sizeof dir, "jr-test-tail");
     snprintf(path, sizeof path, "%s/big", dir);
     size_t len = (size_t)40 << 20;
     char *text = calloc(1, len);
@@ -405,8 +407,8 @@ static void diag_run_free(diag_run *r)
 Test(pool, a_file_cut_short_under_its_mapping_reads_as_zeros_and_is_reported,
      .timeout = 30)
 {
-    char dir[] = "/tmp/jr-test-shrink.XXXXXX", path[64];
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[96], path[128];
+    jr_test_mkdtemp(dir, sizeof dir, "jr-test-shrink");
     snprintf(path, sizeof path, "%s/in.txt", dir);
     size_t len = 1u << 20;
     char *text = malloc(len);
@@ -469,8 +471,8 @@ static int count_then_meddle(jr_map_ctx *ctx, const jr_chunk *ch)
 Test(pool, a_file_replaced_or_rewritten_after_the_walk_is_reported,
      .timeout = 30)
 {
-    char dir[] = "/tmp/jr-test-moved.XXXXXX", path[64];
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[96], path[128];
+    jr_test_mkdtemp(dir, sizeof dir, "jr-test-moved");
     const char *names[] = {"a.txt", "b.txt", "c.txt"};
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -708,8 +710,8 @@ static jr_result *run_vocab(jr_pool *p, const jr_job *job, const char *path)
 Test(pool, a_result_cut_into_parts_gives_every_record_once_in_order,
      .timeout = 120)
 {
-    char dir[] = "/tmp/jr-test-split.XXXXXX", path[64];
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[96], path[128];
+    jr_test_mkdtemp(dir, sizeof dir, "jr-test-split");
     snprintf(path, sizeof path, "%s/words.txt", dir);
     size_t cap = 8u << 20, len = 0;
     char *text = malloc(cap);

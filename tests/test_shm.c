@@ -506,8 +506,8 @@ static void rm_tree(const char *dir)
 
 Test(shm, sweep_removes_only_dead_masters_segments)
 {
-    char dir[] = "/tmp/jr-sweep.XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[96];
+    jr_test_mkdtemp(dir, sizeof dir, "jr-sweep");
     unsigned uid = (unsigned)getuid();
     pid_t dead;
     uint64_t ds;
@@ -567,8 +567,8 @@ Test(shm, sweep_removes_only_dead_masters_segments)
 
 Test(shm, sweep_leaves_a_symlink_named_like_a_dead_masters_segment)
 {
-    char dir[] = "/tmp/jr-sweep.XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[96];
+    jr_test_mkdtemp(dir, sizeof dir, "jr-sweep");
     pid_t dead;
     uint64_t dstart;
     dead_master(&dead, &dstart);
@@ -577,8 +577,8 @@ Test(shm, sweep_leaves_a_symlink_named_like_a_dead_masters_segment)
              (int)dead, (unsigned long long)dstart);
     /* The link points at a file that is itself a dead master's segment
      * by name, in another directory: neither may be touched. */
-    char tdir[] = "/tmp/jr-target.XXXXXX";
-    cr_assert_not_null(mkdtemp(tdir));
+    char tdir[96];
+    jr_test_mkdtemp(tdir, sizeof tdir, "jr-target");
     touch(tdir, name);
     snprintf(target, sizeof target, "%s/%s", tdir, name);
     snprintf(path, sizeof path, "%s/%s", dir, name);

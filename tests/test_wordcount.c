@@ -1409,9 +1409,9 @@ Test(reference, scanner_agrees_with_the_python_reference_on_a_corpus,
     const char *py = JR_PYTHON;
     if (!py[0] || access(py, X_OK) != 0)
         cr_skip_test("python3 was not found at configure time");
-    char dir[] = "/tmp/jr-wordcount-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char cmd[4096], corpus[64], ref[64];
+    char dir[96];
+    jr_test_mkdtemp(dir, sizeof dir, "jr-wordcount");
+    char cmd[4096], corpus[128], ref[128];
     snprintf(corpus, sizeof corpus, "%s/corpus", dir);
     snprintf(ref, sizeof ref, "%s/ref.tsv", dir);
     snprintf(cmd, sizeof cmd,
