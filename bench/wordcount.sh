@@ -19,9 +19,9 @@
 # x5 (5x the input again) that memory is then flat.  The half-corpus runs
 # are the host's side of -j 1 / -j 2: two processes that share nothing,
 # each doing a -j 1 run's work, gain 2 x (one alone) / (both at once) from
-# the second CPU.  On a shared VM that is less than 2 (its vCPUs contend
-# for the memory system more than for the cores), and -j 2, whose two
-# workers also duplicate the work per distinct word, can hardly gain more.  Set BENCH_MEM=0 to
+# the second CPU.  On a shared VM that is often less than 2 (its vCPUs
+# contend for the memory system more than for the cores): the reference
+# for -j 1 / -j 2, not a bound (bench/README.md says why).  Set BENCH_MEM=0 to
 # skip the memory part (it needs 30x the corpus on disk: 6 GB for the
 # default corpus).
 set -euo pipefail
