@@ -21,8 +21,8 @@
 # each doing a -j 1 run's work, gain 2 x (one alone) / (both at once) from
 # the second CPU.  On a shared VM that is often less than 2 (its vCPUs
 # contend for the memory system more than for the cores): the reference
-# for -j 1 / -j 2, not a bound (bench/README.md says why).  Set BENCH_MEM=0 to
-# skip the memory part (it needs 30x the corpus on disk: 6 GB for the
+# for -j 1 / -j 2, not a bound (bench/README.md says why).  Set BENCH_MEM=0
+# to skip the memory part (it needs 30x the corpus on disk: 6 GB for the
 # default corpus).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
