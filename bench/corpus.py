@@ -25,8 +25,9 @@ complete.
 the bytes with exactly the same vocabulary, for the memory-flatness check.
 
 "half" prints, each ended by a NUL, the paths of files of DIR that hold
-about half its bytes (the largest first, each to the lighter of two sides):
-wordcount.sh's measure of what two processes gain on the host.
+about half its bytes (the largest first, each to the lighter of two sides;
+a corpus of one file gives that file): wordcount.sh's measure of what two
+processes gain on the host.
 
 Sizes are in MiB (2^20 bytes).
 """

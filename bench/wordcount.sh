@@ -91,7 +91,7 @@ row "LC_ALL=C wc -w (find | xargs -0)" "$t_wc"
 row "jobrun -j 1 wordcount" "$t_j1"
 row "jobrun -j 2 wordcount" "$t_j2"
 row "python Counter+re, Pool(2) (seeds)" "$t_py"
-half_mib=$(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 2097152 }')
+half_mib=$(stat -c %s -- "${half[@]}" | awk '{ s += $1 } END { printf "%.0f", s / 1048576 }')
 printf '  %-36s %9.3f\n' "jobrun -j 1, half ($half_mib MiB)" "$t_half"
 printf '  %-36s %9.3f\n' "the same, two at once" "$t_pair"
 echo
